@@ -1,0 +1,103 @@
+"""The `smartcity` command: database, demo data, server, and each module's command group."""
+
+from __future__ import annotations
+
+import getpass
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from smartcity.config import get_settings
+
+app = typer.Typer(help="smartcity: the city data platform.", no_args_is_help=True)
+db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+demo_app = typer.Typer(help="Yuyao demo data.", no_args_is_help=True)
+user_app = typer.Typer(help="Console users.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(demo_app, name="demo")
+app.add_typer(user_app, name="user")
+console = Console()
+
+
+def _register_module_commands() -> None:
+    from smartcity.app import MODULES
+
+    for module in MODULES:
+        if module.cli is not None:
+            app.add_typer(module.cli, name=module.name)
+
+
+@db_app.command("upgrade")
+def db_upgrade(revision: str = "head") -> None:
+    """Apply migrations up to REVISION (default: the newest)."""
+    from smartcity import migrate
+    from smartcity.db import get_engine
+
+    migrate.upgrade(get_engine(), revision)
+    console.print(f"database at {revision}")
+
+
+@demo_app.command("load")
+def demo_load(
+    scale: Annotated[str, typer.Option(help="small (default) or full")] = "small",
+) -> None:
+    """Load Yuyao's departments, demo users and the resource catalogue (idempotent)."""
+    from smartcity.demo.load import load_demo
+
+    if scale not in {"small", "full"}:
+        console.print(f"--scale must be 'small' or 'full', not '{scale}'", style="red")
+        raise typer.Exit(code=2)
+    summary = load_demo(scale=scale)
+    console.print(summary)
+
+
+@user_app.command("create")
+def user_create(
+    username: str,
+    role: Annotated[str, typer.Option(help="platform_admin, dept_admin, dept_staff or auditor")],
+    name: Annotated[str, typer.Option(help="display name")],
+    department: Annotated[str | None, typer.Option(help="department code for department roles")] = None,
+) -> None:
+    """Create a console user; the password is asked for on the terminal."""
+    from pydantic import ValidationError
+
+    from smartcity.db import unit_of_work
+    from smartcity.platform.errors import DomainError
+    from smartcity.platform.identity import service as identity
+    from smartcity.platform.identity.schemas import UserCreate
+    from smartcity.platform.permissions import Role
+
+    password = getpass.getpass("password: ")
+    try:
+        data = UserCreate(username=username, display_name=name, password=password, role=Role(role),
+                          department=department)
+        with unit_of_work() as session:
+            identity.ensure_user(session, username=data.username, display_name=data.display_name,
+                                 password=data.password, role=data.role, department_code=data.department)
+    except ValueError as exc:
+        first = exc.errors()[0] if isinstance(exc, ValidationError) else None
+        where = ".".join(str(p) for p in first["loc"]) if first else "role"
+        console.print(f"{where}: {first['msg'] if first else exc}", style="red")
+        raise typer.Exit(code=2) from None
+    except DomainError as exc:
+        console.print(f"{exc.field or 'error'}: {exc}", style="red")
+        raise typer.Exit(code=2) from None
+    console.print(f"user {username} created")
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="bind address (SMARTCITY_HOST)")] = None,
+    port: Annotated[int | None, typer.Option(help="port (SMARTCITY_PORT)")] = None,
+    reload: bool = False,
+) -> None:
+    """Serve the console and APIs."""
+    import uvicorn
+
+    settings = get_settings()
+    uvicorn.run("smartcity.app:create_app", factory=True, host=host or settings.host, port=port or settings.port,
+                reload=reload, proxy_headers=False)
+
+
+_register_module_commands()

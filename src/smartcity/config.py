@@ -1,0 +1,45 @@
+"""Settings read from SMARTCITY_* environment variables (and an optional .env file)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+
+
+class Settings(BaseSettings):
+    """Every knob of the platform; README.md lists them with their defaults."""
+
+    model_config = SettingsConfigDict(env_prefix="SMARTCITY_", env_file=".env", extra="ignore")
+
+    database_url: str = Field(
+        default=f"sqlite:///{PROJECT_ROOT / 'var' / 'smartcity.db'}",
+        description="SQLAlchemy URL of the operational store; SQLite file by default, PostgreSQL in production.",
+    )
+    secret_key: str = Field(
+        default="change-me-in-production",
+        description="Signs CSRF tokens; set a long random value in production.",
+    )
+    host: str = Field(default="127.0.0.1", description="Address `smartcity serve` binds to.")
+    port: int = Field(default=8000, description="Port `smartcity serve` binds to.")
+    default_locale: str = Field(default="zh_CN", description="Console language when the browser sets none.")
+    session_hours: int = Field(default=12, ge=1, description="Lifetime of a console login session.")
+    cookie_secure: bool = Field(default=False, description="Mark cookies Secure (set true behind HTTPS).")
+    max_body_bytes: int = Field(default=1_048_576, description="Largest accepted JSON request body.")
+    demo_admin_password: str = Field(
+        default="yuyao-admin-2026",
+        description="Password of the demo users created by `smartcity demo load`.",
+    )
+    login_max_failures: int = Field(
+        default=5, description="Failed logins in a row after which an account is locked for 15 minutes."
+    )
+
+
+@lru_cache
+def get_settings() -> Settings:
+    """The process-wide settings object."""
+    return Settings()

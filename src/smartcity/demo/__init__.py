@@ -1,0 +1,1 @@
+"""Yuyao demo data: real department and town names, a realistic resource catalogue."""

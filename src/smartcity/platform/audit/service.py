@@ -1,0 +1,194 @@
+"""Writing to and verifying the hash-chained audit log."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Select, select
+from sqlalchemy.orm import Session
+
+from smartcity.db import utcnow
+from smartcity.platform.audit.models import AuditEntry, AuditHead
+from smartcity.platform.errors import InvalidInput
+from smartcity.platform.i18n import N_
+from smartcity.platform.paging import PageParams, fetch_page
+
+GENESIS_HASH = "0" * 64
+HEAD_ID = 1
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who did it, as the audit log records them."""
+
+    label: str
+    user_id: int | None = None
+    department_id: int | None = None
+    ip: str | None = None
+
+
+SYSTEM = Actor(label="system")
+
+
+def entry_digest(
+    *,
+    seq: int,
+    occurred_at: dt.datetime,
+    actor: str,
+    actor_user_id: int | None,
+    department_id: int | None,
+    action: str,
+    outcome: str,
+    target_type: str | None,
+    target_id: str | None,
+    ip: str | None,
+    detail: Mapping[str, Any],
+    prev_hash: str,
+) -> str:
+    """SHA-256 over the canonical JSON of an entry's content and the previous hash."""
+    content = {
+        "seq": seq,
+        "occurred_at": occurred_at.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+        "actor": actor,
+        "actor_user_id": actor_user_id,
+        "department_id": department_id,
+        "action": action,
+        "outcome": outcome,
+        "target_type": target_type,
+        "target_id": target_id,
+        "ip": ip,
+        "detail": detail,
+        "prev_hash": prev_hash,
+    }
+    canonical = json.dumps(content, ensure_ascii=False, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def _digest_of(entry: AuditEntry) -> str:
+    return entry_digest(
+        seq=entry.seq,
+        occurred_at=entry.occurred_at,
+        actor=entry.actor,
+        actor_user_id=entry.actor_user_id,
+        department_id=entry.department_id,
+        action=entry.action,
+        outcome=entry.outcome,
+        target_type=entry.target_type,
+        target_id=entry.target_id,
+        ip=entry.ip,
+        detail=entry.detail,
+        prev_hash=entry.prev_hash,
+    )
+
+
+def record(
+    session: Session,
+    *,
+    actor: Actor,
+    action: str,
+    target_type: str | None = None,
+    target_id: str | int | None = None,
+    outcome: str = "success",
+    detail: Mapping[str, Any] | None = None,
+) -> AuditEntry:
+    """Append an entry in the caller's transaction; it commits or rolls back with the change it records."""
+    head = session.scalars(select(AuditHead).where(AuditHead.id == HEAD_ID).with_for_update()).one_or_none()
+    if head is None:
+        head = AuditHead(id=HEAD_ID, seq=0, hash=GENESIS_HASH)
+        session.add(head)
+    # Round-trip through JSON so the stored detail hashes the same when read back.
+    clean_detail = json.loads(json.dumps(dict(detail or {}), ensure_ascii=False, default=str))
+    entry = AuditEntry(
+        seq=head.seq + 1,
+        occurred_at=utcnow(),
+        actor=actor.label,
+        actor_user_id=actor.user_id,
+        department_id=actor.department_id,
+        action=action,
+        outcome=outcome,
+        target_type=target_type,
+        target_id=None if target_id is None else str(target_id),
+        ip=actor.ip,
+        detail=clean_detail,
+        prev_hash=head.hash,
+        hash="",
+    )
+    entry.hash = _digest_of(entry)
+    session.add(entry)
+    head.seq = entry.seq
+    head.hash = entry.hash
+    session.flush()
+    return entry
+
+
+@dataclass(frozen=True)
+class Verification:
+    """The outcome of walking the chain."""
+
+    ok: bool
+    checked: int
+    first_broken_seq: int | None = None
+    reason: str | None = None
+
+
+def verify(session: Session, *, batch_size: int = 5000) -> Verification:
+    """Walk the whole chain; report the first entry whose content, link or position is wrong."""
+    expected_seq = 1
+    prev_hash = GENESIS_HASH
+    checked = 0
+    stmt = select(AuditEntry).order_by(AuditEntry.seq).execution_options(yield_per=batch_size)
+    for entry in session.scalars(stmt):
+        if entry.seq != expected_seq:
+            return Verification(False, checked, expected_seq, f"entry {expected_seq} is missing (deleted)")
+        if entry.prev_hash != prev_hash:
+            return Verification(False, checked, entry.seq, "link to the previous entry does not match")
+        if _digest_of(entry) != entry.hash:
+            return Verification(False, checked, entry.seq, "content does not match its hash (altered)")
+        prev_hash = entry.hash
+        expected_seq += 1
+        checked += 1
+    head = session.get(AuditHead, HEAD_ID)
+    head_seq = head.seq if head else 0
+    if head_seq != checked or (head is not None and head.hash != prev_hash):
+        if head_seq > checked:
+            return Verification(False, checked, checked + 1, f"entries {checked + 1}..{head_seq} are missing")
+        return Verification(False, checked, head_seq or None, "chain head does not match the last entry")
+    return Verification(True, checked)
+
+
+@dataclass(frozen=True)
+class AuditFilter:
+    """Which entries a reader wants."""
+
+    action: str | None = None
+    actor: str | None = None
+    department_id: int | None = None
+    since: dt.datetime | None = None
+    until: dt.datetime | None = None
+
+
+def _filtered(flt: AuditFilter) -> Select[tuple[AuditEntry]]:
+    stmt = select(AuditEntry)
+    if flt.action:
+        stmt = stmt.where(AuditEntry.action.startswith(flt.action, autoescape=True))
+    if flt.actor:
+        stmt = stmt.where(AuditEntry.actor == flt.actor)
+    if flt.department_id is not None:
+        stmt = stmt.where(AuditEntry.department_id == flt.department_id)
+    if flt.since and flt.until and flt.since > flt.until:
+        raise InvalidInput(N_("'since' must not be later than 'until'"), field="since")
+    if flt.since:
+        stmt = stmt.where(AuditEntry.occurred_at >= flt.since)
+    if flt.until:
+        stmt = stmt.where(AuditEntry.occurred_at <= flt.until)
+    return stmt.order_by(AuditEntry.seq.desc())
+
+
+def list_entries(session: Session, *, flt: AuditFilter, params: PageParams) -> tuple[list[AuditEntry], int]:
+    """A page of entries, newest first."""
+    return fetch_page(session, _filtered(flt), params)

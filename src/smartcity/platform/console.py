@@ -1,0 +1,102 @@
+"""Server-rendered console pages: one Jinja environment, template folders added by modules."""
+
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+from urllib.parse import quote, unquote
+from collections.abc import Callable
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from fastapi import Request
+from fastapi.responses import HTMLResponse, RedirectResponse
+from jinja2 import ChoiceLoader, Environment, FileSystemLoader, select_autoescape
+
+from smartcity.config import get_settings
+from smartcity.platform.csrf import csrf_token
+from pydantic import ValidationError
+
+from smartcity.platform.errors import DomainError, request_locale
+from smartcity.platform.i18n import translator
+from smartcity.platform.identity.deps import ANON_COOKIE, CSRF_FIELD, SESSION_COOKIE
+
+DISPLAY_TZ = ZoneInfo("Asia/Shanghai")
+ContextProcessor = Callable[[Request], dict[str, Any]]
+FLASH_COOKIE = "sc_flash"
+
+_loader = ChoiceLoader([])
+environment = Environment(loader=_loader, autoescape=select_autoescape(["html"]), trim_blocks=True,
+                          lstrip_blocks=True)
+_processors: list[ContextProcessor] = []
+
+
+def add_template_dir(path: str) -> None:
+    """Make templates under `path` available (each module adds its own `templates/`)."""
+    if not any(isinstance(x, FileSystemLoader) and path in x.searchpath for x in _loader.loaders):
+        _loader.loaders.append(FileSystemLoader(path))
+
+
+def add_context_processor(processor: ContextProcessor) -> None:
+    """Add variables to every rendered page (the console shell adds its navigation)."""
+    if processor not in _processors:
+        _processors.append(processor)
+
+
+def local_time(value: dt.datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
+    """A UTC datetime shown in Asia/Shanghai time."""
+    return "" if value is None else value.astimezone(DISPLAY_TZ).strftime(fmt)
+
+
+environment.filters["local_time"] = local_time
+
+
+def render(request: Request, name: str, context: dict[str, Any] | None = None,
+           status_code: int = 200) -> HTMLResponse:
+    """Render a console page with the shell's variables (locale, user, CSRF token, navigation)."""
+    locale = request_locale(request)
+    session_cookie = request.cookies.get(SESSION_COOKIE)
+    anon_cookie = request.cookies.get(ANON_COOKIE)
+    new_anon = None
+    if not session_cookie and not anon_cookie:
+        new_anon = anon_cookie = secrets.token_urlsafe(24)
+    binding = session_cookie or anon_cookie or ""
+    values: dict[str, Any] = {
+        "request": request,
+        "locale": locale,
+        "_": translator(locale),
+        "principal": getattr(request.state, "principal", None),
+        "csrf_token": csrf_token(get_settings().secret_key, binding),
+        "csrf_field": CSRF_FIELD,
+        "flash": translator(locale)(unquote(request.cookies[FLASH_COOKIE])) if FLASH_COOKIE in request.cookies
+        else None,
+    }
+    for processor in _processors:
+        values.update(processor(request))
+    values.update(context or {})
+    html = environment.get_template(name).render(values)
+    response = HTMLResponse(html, status_code=status_code)
+    if FLASH_COOKIE in request.cookies:
+        response.delete_cookie(FLASH_COOKIE)
+    if new_anon:
+        response.set_cookie(ANON_COOKIE, new_anon, httponly=True, samesite="lax",
+                            secure=get_settings().cookie_secure)
+    return response
+
+
+def redirect(url: str, *, flash: str | None = None) -> RedirectResponse:
+    """A 303 redirect after a console form; `flash` (a message id) is shown once on the next page."""
+    response = RedirectResponse(url, status_code=303)
+    if flash:
+        response.set_cookie(FLASH_COOKIE, quote(flash), httponly=True, samesite="lax", max_age=60)
+    return response
+
+
+def form_errors(exc: ValidationError | DomainError, locale: str) -> dict[str, str]:
+    """Field path → message, for showing beside a form's inputs."""
+    if isinstance(exc, DomainError):
+        return {exc.field or "_form": exc.localised_detail(locale)}
+    errors: dict[str, str] = {}
+    for error in exc.errors():
+        errors.setdefault(".".join(str(p) for p in error["loc"]) or "_form", str(error["msg"]))
+    return errors

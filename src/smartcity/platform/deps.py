@@ -1,0 +1,33 @@
+"""Request-scoped dependencies: the transaction the edge owns, and the caller's address."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlalchemy.orm import Session
+
+from smartcity.db import session_factory
+
+
+def get_db() -> Iterator[Session]:
+    """One session per request: committed when the handler returns, rolled back when it raises."""
+    session = session_factory()()
+    try:
+        yield session
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()
+
+
+# scope="function": commit before the response is sent, so a failed commit is the response.
+DbSession = Annotated[Session, Depends(get_db, scope="function")]
+
+
+def client_ip(request: Request) -> str | None:
+    """The peer address of the request."""
+    return request.client.host if request.client else None

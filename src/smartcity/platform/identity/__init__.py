@@ -1,0 +1,1 @@
+"""Identity: departments, users with roles, API tokens, console login."""

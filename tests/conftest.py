@@ -1,0 +1,84 @@
+"""Shared fixtures: the app, a migrated database on SQLite and PostgreSQL, one rolled-back transaction per test."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine, text
+from sqlalchemy.orm import Session, sessionmaker
+
+from smartcity import db as dbmod
+from smartcity import migrate
+from smartcity.app import create_app
+
+PG_URL = os.environ.get("SMARTCITY_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
+
+
+@pytest.fixture(scope="session")
+def app() -> FastAPI:
+    """The application with every module (also fills the permission registry)."""
+    return create_app()
+
+
+def _sqlite_engine(folder: Path) -> Engine:
+    engine = dbmod.build_engine(f"sqlite:///{folder / 'test.db'}")
+    migrate.upgrade(engine)
+    return engine
+
+
+@pytest.fixture(scope="session", params=["sqlite", "postgresql"])
+def engine(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
+    """A database migrated by the real migrations: an SQLite file, and a fresh PostgreSQL schema."""
+    if request.param == "sqlite":
+        engine = _sqlite_engine(tmp_path_factory.mktemp("sqlite"))
+        yield engine
+        engine.dispose()
+        return
+    schema = f"sc_test_{uuid.uuid4().hex[:10]}"
+    admin = dbmod.build_engine(PG_URL)
+    with admin.begin() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    separator = "&" if "?" in PG_URL else "?"
+    engine = dbmod.build_engine(f"{PG_URL}{separator}options=-csearch_path%3D{schema}")
+    try:
+        migrate.upgrade(engine)
+        yield engine
+    finally:
+        engine.dispose()
+        with admin.begin() as conn:
+            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
+@pytest.fixture
+def db(app: FastAPI, engine: Engine) -> Iterator[Session]:
+    """A session inside a transaction that is rolled back after the test; the app's requests join it."""
+    connection = engine.connect()
+    outer = connection.begin()
+    factory = sessionmaker(bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False)
+    dbmod.use_session_factory(factory)
+    session = factory()
+    try:
+        yield session
+    finally:
+        session.close()
+        outer.rollback()
+        connection.close()
+
+
+@pytest.fixture
+def dialect(engine: Engine) -> str:
+    return engine.dialect.name
+
+
+@pytest.fixture
+def client(app: FastAPI, db: Session) -> Iterator[TestClient]:
+    """An HTTP client for the app, sharing the test's transaction."""
+    with TestClient(app, base_url="http://testserver") as test_client:
+        yield test_client
