@@ -40,7 +40,7 @@ lint: install
 
 ## make messages: refresh the message catalogues from the code and templates
 messages: install
-	$(BIN)/pybabel extract -F babel.cfg -o src/smartcity/locale/messages.pot --no-location --sort-output src
+	$(BIN)/pybabel extract -F babel.cfg -k N_ -k gettext:2 -o src/smartcity/locale/messages.pot --no-location --sort-output --omit-header src
 	$(BIN)/pybabel update -i src/smartcity/locale/messages.pot -d src/smartcity/locale --no-fuzzy-matching --ignore-obsolete
 
 clean:

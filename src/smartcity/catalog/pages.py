@@ -12,9 +12,9 @@ from pydantic import ValidationError
 from smartcity.catalog import service as catalog
 from smartcity.catalog.forms import entry_payload
 from smartcity.catalog.permissions import CATALOG_READ, CATALOG_WRITE
-from smartcity.catalog.schemas import EntryCreate, EntryRead, EntryUpdate, FieldSpec
+from smartcity.catalog.schemas import EntryCreate, EntryRead, EntryUpdate
 from smartcity.catalog.service import EntryFilter
-from smartcity.catalog.vocab import LABELS, OpenType, SharingType
+from smartcity.catalog.vocab import LABELS, SharingType
 from smartcity.platform.console import form_errors, redirect, render
 from smartcity.platform.deps import DbSession
 from smartcity.platform.errors import DomainError, request_locale
@@ -65,8 +65,9 @@ def list_entries(
 def _blank_form() -> dict[str, Any]:
     return {"code": "", "name": "", "department": "", "description": "", "sharing_type": "conditional",
             "sharing_condition": "", "open_type": "none", "open_condition": "", "update_cycle": "daily",
-            "format": "table", "tags": [], "fields": [FieldSpec(name="id", title="", key=True, required=True)
-                                                      .model_dump()], "change_note": ""}
+            "format": "table", "tags": [], "change_note": "",
+            "fields": [{"name": "", "title": "", "type": "string", "required": True, "sensitive": False,
+                        "key": True, "description": ""}]}
 
 
 @router.get("/new", response_class=HTMLResponse)

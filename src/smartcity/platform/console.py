@@ -4,22 +4,21 @@ from __future__ import annotations
 
 import datetime as dt
 import secrets
-from urllib.parse import quote, unquote
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import quote, unquote
 from zoneinfo import ZoneInfo
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from jinja2 import ChoiceLoader, Environment, FileSystemLoader, select_autoescape
+from pydantic import ValidationError
 
 from smartcity.config import get_settings
 from smartcity.platform.csrf import csrf_token
-from pydantic import ValidationError
-
 from smartcity.platform.errors import DomainError, request_locale
 from smartcity.platform.i18n import translator
-from smartcity.platform.identity.deps import ANON_COOKIE, CSRF_FIELD, SESSION_COOKIE
+from smartcity.platform.identity.deps import ANON_COOKIE, CSRF_FIELD, csrf_binding
 
 DISPLAY_TZ = ZoneInfo("Asia/Shanghai")
 ContextProcessor = Callable[[Request], dict[str, Any]]
@@ -55,12 +54,10 @@ def render(request: Request, name: str, context: dict[str, Any] | None = None,
            status_code: int = 200) -> HTMLResponse:
     """Render a console page with the shell's variables (locale, user, CSRF token, navigation)."""
     locale = request_locale(request)
-    session_cookie = request.cookies.get(SESSION_COOKIE)
-    anon_cookie = request.cookies.get(ANON_COOKIE)
+    binding = csrf_binding(request)
     new_anon = None
-    if not session_cookie and not anon_cookie:
-        new_anon = anon_cookie = secrets.token_urlsafe(24)
-    binding = session_cookie or anon_cookie or ""
+    if binding is None:
+        new_anon = binding = secrets.token_urlsafe(24)
     values: dict[str, Any] = {
         "request": request,
         "locale": locale,

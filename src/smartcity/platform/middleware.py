@@ -27,7 +27,7 @@ class LocaleMiddleware:
             cookie = SimpleCookie()
             try:
                 cookie.load(headers.get("cookie", ""))
-            except Exception:  # noqa: BLE001 - a malformed cookie header just means no choice made
+            except Exception:
                 cookie = SimpleCookie()
             chosen = cookie[LOCALE_COOKIE].value if LOCALE_COOKIE in cookie else None
             scope.setdefault("state", {})["locale"] = negotiate(

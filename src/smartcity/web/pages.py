@@ -43,7 +43,7 @@ def home(request: Request, principal: Annotated[Principal, Depends(page(PROFILE_
 
 
 @router.get("/login", response_class=HTMLResponse, dependencies=[Depends(PUBLIC)])
-def login_form(request: Request, next: str = "/") -> Response:  # noqa: A002 - the query name users see
+def login_form(request: Request, next: str = "/") -> Response:
     """The sign-in form."""
     return render(request, "login.html", {"next": safe_next(next), "error": None, "username": ""})
 
@@ -54,7 +54,7 @@ def login_submit(
     session: DbSession,
     username: Annotated[str, Form(max_length=64)],
     password: Annotated[str, Form(max_length=200)],
-    next: Annotated[str, Form()] = "/",  # noqa: A002
+    next: Annotated[str, Form()] = "/",
 ) -> Response:
     """Check the credentials and open a session."""
     result = identity.login(session, username=username.strip(), password=password, ip=client_ip(request))
@@ -80,7 +80,7 @@ def logout(request: Request, session: DbSession,
 
 
 @router.get("/lang/{locale}", dependencies=[Depends(PUBLIC)])
-def switch_language(locale: str, next: str = Query("/")) -> Response:  # noqa: A002
+def switch_language(locale: str, next: str = Query("/")) -> Response:
     """Remember the chosen console language and go back."""
     if locale not in SUPPORTED_LOCALES:
         raise NotFound(N_("Unsupported language '{locale}'."), field="locale", locale=locale)

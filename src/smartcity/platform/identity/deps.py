@@ -44,6 +44,11 @@ def bearer_principal(session: Session, request: Request, credentials: HTTPAuthor
     return principal_from_token(session, raw=credentials.credentials.strip(), ip=client_ip(request))
 
 
+def csrf_binding(request: Request) -> str | None:
+    """The cookie a console form's CSRF token is bound to: the session, or before login the browser cookie."""
+    return request.cookies.get(SESSION_COOKIE) or request.cookies.get(ANON_COOKIE)
+
+
 async def check_csrf(request: Request, binding: str | None) -> None:
     """Refuse an unsafe console request whose CSRF token does not match the browser's cookie."""
     presented = request.headers.get(CSRF_HEADER)
@@ -96,7 +101,7 @@ class PublicFormRule(RouteRule):
 
     async def __call__(self, request: Request) -> None:
         if request.method not in SAFE_METHODS:
-            await check_csrf(request, request.cookies.get(ANON_COOKIE))
+            await check_csrf(request, csrf_binding(request))
 
 
 def api(permission: str) -> ApiRule:

@@ -1,0 +1,197 @@
+"""Every route × every role: the expected allow/deny, so a new route without a rule fails here.
+
+The tables below are written by hand on purpose: they are the specification the routes must meet,
+not a copy of what the code declares.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from sqlalchemy.orm import Session
+
+from smartcity.app import MODULES, module_routers
+from smartcity.config import get_settings
+from smartcity.platform.csrf import csrf_token
+from smartcity.platform.identity import service as identity
+from smartcity.platform.identity import tokens
+from smartcity.platform.identity.schemas import TokenCreate
+from smartcity.platform.permissions import PublicRoute, Role, api_routes, route_rule
+from tests.factories import PASSWORD, make_department, make_entry, make_token, make_user, principal
+
+PA, DA, DS, AU = Role.PLATFORM_ADMIN, Role.DEPT_ADMIN, Role.DEPT_STAFF, Role.AUDITOR
+EVERYONE = frozenset(Role)
+PUBLIC = "public"
+
+# Which roles hold each permission.
+HOLDERS: dict[str, frozenset[Role]] = {
+    "identity.profile.read": EVERYONE,
+    "identity.department.read": EVERYONE,
+    "identity.department.manage": frozenset({PA}),
+    "identity.user.read": frozenset({PA, DA, AU}),
+    "identity.user.manage": frozenset({PA, DA}),
+    "identity.token.manage": frozenset({PA, DA}),
+    "audit.read": frozenset({PA, AU}),
+    "audit.verify": frozenset({PA, AU}),
+    "catalog.read": EVERYONE,
+    "catalog.write": frozenset({PA, DA}),
+}
+
+# Every route of the platform and the permission it needs.
+ROUTES: dict[tuple[str, str], str] = {
+    ("GET", "/"): "identity.profile.read",
+    ("GET", "/login"): PUBLIC,
+    ("POST", "/login"): PUBLIC,
+    ("POST", "/logout"): "identity.profile.read",
+    ("GET", "/lang/{locale}"): PUBLIC,
+    ("GET", "/modules/{name}"): "identity.profile.read",
+    ("GET", "/problems"): PUBLIC,
+    ("GET", "/problems/{slug}"): PUBLIC,
+    ("GET", "/healthz"): PUBLIC,
+    ("GET", "/api/v1/me"): "identity.profile.read",
+    ("GET", "/api/v1/departments"): "identity.department.read",
+    ("GET", "/api/v1/departments/{code}"): "identity.department.read",
+    ("POST", "/api/v1/departments"): "identity.department.manage",
+    ("GET", "/api/v1/users"): "identity.user.read",
+    ("GET", "/api/v1/users/{username}"): "identity.user.read",
+    ("POST", "/api/v1/users"): "identity.user.manage",
+    ("PATCH", "/api/v1/users/{username}"): "identity.user.manage",
+    ("GET", "/api/v1/tokens"): "identity.token.manage",
+    ("POST", "/api/v1/tokens"): "identity.token.manage",
+    ("DELETE", "/api/v1/tokens/{token_id}"): "identity.token.manage",
+    ("GET", "/admin/departments"): "identity.department.read",
+    ("POST", "/admin/departments"): "identity.department.manage",
+    ("GET", "/admin/users"): "identity.user.read",
+    ("POST", "/admin/users"): "identity.user.manage",
+    ("GET", "/admin/users/{username}"): "identity.user.read",
+    ("POST", "/admin/users/{username}"): "identity.user.manage",
+    ("GET", "/admin/tokens"): "identity.token.manage",
+    ("POST", "/admin/tokens"): "identity.token.manage",
+    ("POST", "/admin/tokens/{token_id}/revoke"): "identity.token.manage",
+    ("GET", "/api/v1/audit/entries"): "audit.read",
+    ("GET", "/api/v1/audit/verify"): "audit.verify",
+    ("GET", "/admin/audit"): "audit.read",
+    ("GET", "/admin/audit/verify"): "audit.verify",
+    ("GET", "/api/v1/catalog/entries"): "catalog.read",
+    ("POST", "/api/v1/catalog/entries"): "catalog.write",
+    ("GET", "/api/v1/catalog/dcat"): "catalog.read",
+    ("GET", "/api/v1/catalog/entries/{code}"): "catalog.read",
+    ("PATCH", "/api/v1/catalog/entries/{code}"): "catalog.write",
+    ("GET", "/api/v1/catalog/entries/{code}/versions"): "catalog.read",
+    ("GET", "/api/v1/catalog/entries/{code}/versions/{version}"): "catalog.read",
+    ("GET", "/api/v1/catalog/entries/{code}/dcat"): "catalog.read",
+    ("GET", "/catalog"): "catalog.read",
+    ("GET", "/catalog/new"): "catalog.write",
+    ("POST", "/catalog/new"): "catalog.write",
+    ("GET", "/catalog/{code}"): "catalog.read",
+    ("GET", "/catalog/{code}/versions/{version}"): "catalog.read",
+    ("GET", "/catalog/{code}/edit"): "catalog.write",
+    ("POST", "/catalog/{code}/edit"): "catalog.write",
+}
+
+ENTRY = "330281-GAJ-00001"
+
+
+def declared_routes() -> dict[tuple[str, str], str]:
+    found = {}
+    for route in api_routes(module_routers(MODULES)):
+        rule = route_rule(route)
+        assert rule is not None, f"{route.path} has no single permission rule"
+        for method in route.methods:
+            found[(method, route.path)] = PUBLIC if isinstance(rule, PublicRoute) or rule.public else rule.permission
+    return found
+
+
+def test_every_route_is_in_the_table_with_the_expected_rule(app: FastAPI) -> None:
+    declared = declared_routes()
+    assert set(declared) - set(ROUTES) == set(), "routes without an expectation in this test"
+    assert set(ROUTES) - set(declared) == set(), "expected routes that the app does not have"
+    assert {k: v for k, v in declared.items() if ROUTES[k] != v} == {}
+
+
+def test_permission_holders_match_the_specification(app: FastAPI) -> None:
+    from smartcity.platform.permissions import REGISTRY
+
+    assert {name: p.roles for name, p in REGISTRY.permissions.items()} == HOLDERS
+
+
+@dataclass
+class Caller:
+    role: Role | None
+    token: str | None = None
+    cookie: str | None = None
+
+
+@pytest.fixture
+def world(db: Session) -> dict[str, object]:
+    make_department(db, "GAJ", "余姚市公安局")
+    callers: dict[str, Caller] = {"anonymous": Caller(None)}
+    for username, role in (("pa", PA), ("da", DA), ("ds", DS), ("au", AU)):
+        user = make_user(db, username, role, "GAJ" if role in (DA, DS) else None)
+        login = identity.login(db, username=username, password=PASSWORD, ip="127.0.0.1")
+        callers[role.value] = Caller(role, token=make_token(db, principal(user)), cookie=login.cookie)
+    victim = make_user(db, "victim", DS, "GAJ")
+    victim_token, _ = tokens.create_token(db, by=principal(victim), data=TokenCreate(
+        name="victim", scopes=["catalog.read"]))
+    make_entry(db)
+    db.flush()
+    return {"callers": callers, "victim_token": victim_token.id}
+
+
+def concrete(path: str, victim_token: int) -> str:
+    return (path.replace("/departments/{code}", "/departments/GAJ").replace("{code}", ENTRY)
+            .replace("{username}", "victim").replace("{token_id}", str(victim_token)).replace("{version}", "1")
+            .replace("{slug}", "not-found").replace("{locale}", "en").replace("{name}", "iot"))
+
+
+def call(client: TestClient, db: Session, method: str, path: str, caller: Caller) -> int:
+    client.cookies.clear()
+    headers: dict[str, str] = {"Accept": "text/html" if not path.startswith("/api/") else "application/json"}
+    data = None
+    json_body = None
+    if path.startswith("/api/"):
+        if caller.token:
+            headers["Authorization"] = f"Bearer {caller.token}"
+        json_body = {} if method in {"POST", "PATCH"} else None
+    else:
+        binding = caller.cookie
+        if path == "/logout" and caller.role is not None:
+            user_login = identity.login(db, username={PA: "pa", DA: "da", DS: "ds", AU: "au"}[caller.role],
+                                        password=PASSWORD, ip=None)
+            binding = user_login.cookie
+        if binding is None:
+            binding = "anonymous-browser"
+            headers["Cookie"] = f"sc_anon={binding}"
+        else:
+            headers["Cookie"] = f"sc_session={binding}"
+        if method == "POST":
+            data = {"csrf_token": csrf_token(get_settings().secret_key, binding)}
+    response = client.request(method, path, headers=headers, data=data, json=json_body, follow_redirects=False)
+    if response.status_code in (302, 303) and response.headers["location"].startswith("/login?next="):
+        return 401
+    return response.status_code
+
+
+@pytest.mark.parametrize("who", ["anonymous", "platform_admin", "dept_admin", "dept_staff", "auditor"])
+def test_route_by_role(client: TestClient, db: Session, world: dict, who: str) -> None:
+    caller: Caller = world["callers"][who]
+    wrong = []
+    for (method, template), permission in sorted(ROUTES.items()):
+        path = concrete(template, world["victim_token"])
+        status = call(client, db, method, path, caller)
+        if permission == PUBLIC:
+            allowed = True
+        else:
+            allowed = caller.role is not None and caller.role in HOLDERS[permission]
+        if allowed:
+            ok = status not in (401, 403) or (template == "/login" and status == 401)
+        elif caller.role is None:
+            ok = status == 401
+        else:
+            ok = status == 403
+        if not ok:
+            wrong.append(f"{method} {path}: {status} (expected {'allow' if allowed else 'deny'})")
+    assert wrong == []
