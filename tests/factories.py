@@ -21,39 +21,63 @@ PASSWORD = "correct-horse-battery"
 
 def root() -> Principal:
     """A platform-admin principal without a user row, for setting up data."""
-    return Principal(user_id=0, username="test-root", display_name="test root", role=Role.PLATFORM_ADMIN,
-                     department_id=None, department_code=None, permissions=REGISTRY.for_role(Role.PLATFORM_ADMIN))
+    return Principal(
+        user_id=0,
+        username="test-root",
+        display_name="test root",
+        role=Role.PLATFORM_ADMIN,
+        department_id=None,
+        department_code=None,
+        permissions=REGISTRY.for_role(Role.PLATFORM_ADMIN),
+    )
 
 
-def make_department(session: Session, code: str = "GAJ", name: str = "余姚市公安局",
-                    short_name: str | None = None, kind: str = "department") -> Department:
+def make_department(
+    session: Session,
+    code: str = "GAJ",
+    name: str = "余姚市公安局",
+    short_name: str | None = None,
+    kind: str = "department",
+) -> Department:
     existing = session.query(Department).filter_by(code=code).one_or_none()
     if existing is not None:
         return existing
-    return identity.create_department(session, by=root(), data=DepartmentCreate(
-        code=code, name=name, short_name=short_name or name.removeprefix("余姚"), kind=kind))  # type: ignore[arg-type]
+    return identity.create_department(
+        session,
+        by=root(),
+        data=DepartmentCreate(code=code, name=name, short_name=short_name or name.removeprefix("余姚"), kind=kind),
+    )  # type: ignore[arg-type]
 
 
-def make_user(session: Session, username: str, role: Role, department: str | None = None,
-              password: str = PASSWORD) -> User:
-    return identity.ensure_user(session, username=username, display_name=username, password=password, role=role,
-                                department_code=department)
+def make_user(
+    session: Session, username: str, role: Role, department: str | None = None, password: str = PASSWORD
+) -> User:
+    return identity.ensure_user(
+        session, username=username, display_name=username, password=password, role=role, department_code=department
+    )
 
 
 def principal(user: User) -> Principal:
     return identity.principal_for(user)
 
 
-def make_token(session: Session, by: Principal, scopes: list[str] | None = None, name: str = "system",
-               expires_in_days: int | None = 30) -> str:
+def make_token(
+    session: Session,
+    by: Principal,
+    scopes: list[str] | None = None,
+    name: str = "system",
+    expires_in_days: int | None = 30,
+) -> str:
     wanted = scopes if scopes is not None else sorted(REGISTRY.token_scopes_for_role(by.role))
-    _, raw = tokens.create_token(session, by=by, data=TokenCreate(name=name, scopes=wanted,
-                                                                  expires_in_days=expires_in_days))
+    _, raw = tokens.create_token(
+        session, by=by, data=TokenCreate(name=name, scopes=wanted, expires_in_days=expires_in_days)
+    )
     return raw
 
 
-def entry_payload(code: str = "330281-GAJ-00001", name: str = "人口基础信息", department: str = "GAJ",
-                  **overrides: Any) -> dict[str, Any]:
+def entry_payload(
+    code: str = "330281-GAJ-00001", name: str = "人口基础信息", department: str = "GAJ", **overrides: Any
+) -> dict[str, Any]:
     payload: dict[str, Any] = {
         "code": code,
         "name": name,
@@ -66,8 +90,14 @@ def entry_payload(code: str = "330281-GAJ-00001", name: str = "人口基础信�
         "format": "table",
         "tags": ["人口", "户籍"],
         "fields": [
-            {"name": "resident_id", "title": "公民身份号码", "type": "string", "required": True,
-             "sensitive": True, "key": True},
+            {
+                "name": "resident_id",
+                "title": "公民身份号码",
+                "type": "string",
+                "required": True,
+                "sensitive": True,
+                "key": True,
+            },
             {"name": "full_name", "title": "姓名", "type": "string", "required": True, "sensitive": True},
             {"name": "birth_date", "title": "出生日期", "type": "date"},
         ],

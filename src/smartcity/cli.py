@@ -70,11 +70,18 @@ def user_create(
 
     password = getpass.getpass("password: ")
     try:
-        data = UserCreate(username=username, display_name=name, password=password, role=Role(role),
-                          department=department)
+        data = UserCreate(
+            username=username, display_name=name, password=password, role=Role(role), department=department
+        )
         with unit_of_work() as session:
-            identity.ensure_user(session, username=data.username, display_name=data.display_name,
-                                 password=data.password, role=data.role, department_code=data.department)
+            identity.ensure_user(
+                session,
+                username=data.username,
+                display_name=data.display_name,
+                password=data.password,
+                role=data.role,
+                department_code=data.department,
+            )
     except ValueError as exc:
         first = exc.errors()[0] if isinstance(exc, ValidationError) else None
         where = ".".join(str(p) for p in first["loc"]) if first else "role"
@@ -96,8 +103,14 @@ def serve(
     import uvicorn
 
     settings = get_settings()
-    uvicorn.run("smartcity.app:create_app", factory=True, host=host or settings.host, port=port or settings.port,
-                reload=reload, proxy_headers=False)
+    uvicorn.run(
+        "smartcity.app:create_app",
+        factory=True,
+        host=host or settings.host,
+        port=port or settings.port,
+        reload=reload,
+        proxy_headers=False,
+    )
 
 
 _register_module_commands()

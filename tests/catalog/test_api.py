@@ -47,24 +47,36 @@ def test_search_filters_and_paginates(client: TestClient, db: Session, admin_tok
     make_department(db, "MZJ", "余姚市民政局")
     for n in range(1, 6):
         make_entry(db, code=f"330281-GAJ-{n:05d}", name=f"公安信息{n}")
-    make_entry(db, code="330281-MZJ-00001", name="低保对象信息", department="MZJ",
-               sharing_type="unconditional", sharing_condition="")
-    first = client.get("/api/v1/catalog/entries", params={"department": "GAJ", "page_size": 2},
-                       headers=auth(admin_token)).json()
+    make_entry(
+        db,
+        code="330281-MZJ-00001",
+        name="低保对象信息",
+        department="MZJ",
+        sharing_type="unconditional",
+        sharing_condition="",
+    )
+    first = client.get(
+        "/api/v1/catalog/entries", params={"department": "GAJ", "page_size": 2}, headers=auth(admin_token)
+    ).json()
     assert (first["total"], first["pages"], len(first["items"])) == (5, 3, 2)
-    third = client.get("/api/v1/catalog/entries", params={"department": "GAJ", "page_size": 2, "page": 3},
-                       headers=auth(admin_token)).json()
+    third = client.get(
+        "/api/v1/catalog/entries", params={"department": "GAJ", "page_size": 2, "page": 3}, headers=auth(admin_token)
+    ).json()
     assert [i["code"] for i in third["items"]] == ["330281-GAJ-00005"]
-    shared = client.get("/api/v1/catalog/entries", params={"sharing_type": "unconditional"},
-                        headers=auth(admin_token)).json()
+    shared = client.get(
+        "/api/v1/catalog/entries", params={"sharing_type": "unconditional"}, headers=auth(admin_token)
+    ).json()
     assert [i["code"] for i in shared["items"]] == ["330281-MZJ-00001"]
 
 
 def test_schema_change_creates_version_and_old_stays_readable(client: TestClient, admin_token: str) -> None:
     client.post("/api/v1/catalog/entries", json=entry_payload(), headers=auth(admin_token))
     fields = entry_payload()["fields"] + [{"name": "phone", "title": "联系电话", "sensitive": True}]
-    response = client.patch("/api/v1/catalog/entries/330281-GAJ-00001",
-                            json={"fields": fields, "change_note": "增加联系电话"}, headers=auth(admin_token))
+    response = client.patch(
+        "/api/v1/catalog/entries/330281-GAJ-00001",
+        json={"fields": fields, "change_note": "增加联系电话"},
+        headers=auth(admin_token),
+    )
     assert response.status_code == 200, response.text
     assert response.json()["version"] == 2
     old = client.get("/api/v1/catalog/entries/330281-GAJ-00001/versions/1", headers=auth(admin_token)).json()
@@ -75,8 +87,9 @@ def test_schema_change_creates_version_and_old_stays_readable(client: TestClient
 
 def test_metadata_change_keeps_version(client: TestClient, admin_token: str) -> None:
     client.post("/api/v1/catalog/entries", json=entry_payload(), headers=auth(admin_token))
-    response = client.patch("/api/v1/catalog/entries/330281-GAJ-00001", json={"description": "新描述"},
-                            headers=auth(admin_token))
+    response = client.patch(
+        "/api/v1/catalog/entries/330281-GAJ-00001", json={"description": "新描述"}, headers=auth(admin_token)
+    )
     assert response.json()["version"] == 1
     assert response.json()["description"] == "新描述"
 
@@ -100,8 +113,11 @@ def assert_problem(response, status: int, field: str | None = None) -> dict:  # 
         ({"code": "bad code"}, 422, "code"),
         ({"fields": []}, 422, "fields"),
         ({"fields": [{"name": "", "title": "空"}]}, 422, "fields.0.name"),
-        ({"fields": [{"name": "a", "title": "甲", "key": True, "required": True},
-                     {"name": "a", "title": "乙"}]}, 422, "fields.1.name"),
+        (
+            {"fields": [{"name": "a", "title": "甲", "key": True, "required": True}, {"name": "a", "title": "乙"}]},
+            422,
+            "fields.1.name",
+        ),
         ({"fields": [{"name": "a", "title": "甲"}]}, 422, "fields"),
         ({"sharing_type": "conditional", "sharing_condition": ""}, 422, "sharing_condition"),
         ({"sharing_type": "none", "sharing_condition": "涉密", "open_type": "unconditional"}, 422, "open_type"),
@@ -109,8 +125,9 @@ def assert_problem(response, status: int, field: str | None = None) -> dict:  # 
         ({"unexpected": 1}, 422, "unexpected"),
     ],
 )
-def test_bad_entries_are_refused_and_nothing_written(client: TestClient, db: Session, admin_token: str,
-                                                      override: dict, status: int, field: str) -> None:
+def test_bad_entries_are_refused_and_nothing_written(
+    client: TestClient, db: Session, admin_token: str, override: dict, status: int, field: str
+) -> None:
     before = entry_count(db)
     response = client.post("/api/v1/catalog/entries", json=entry_payload(**override), headers=auth(admin_token))
     assert_problem(response, status, field)
@@ -136,11 +153,11 @@ def test_bad_schema_update_writes_nothing(client: TestClient, db: Session, admin
     assert db.scalar(select(func.count()).select_from(CatalogEntryVersion)) == 1
 
 
-def test_department_admin_cannot_publish_for_another_department(client: TestClient, db: Session,
-                                                                 admin_token: str) -> None:
+def test_department_admin_cannot_publish_for_another_department(
+    client: TestClient, db: Session, admin_token: str
+) -> None:
     make_department(db, "MZJ", "余姚市民政局")
-    response = client.post("/api/v1/catalog/entries", json=entry_payload(department="MZJ"),
-                           headers=auth(admin_token))
+    response = client.post("/api/v1/catalog/entries", json=entry_payload(department="MZJ"), headers=auth(admin_token))
     assert_problem(response, 403)
     assert entry_count(db) == 0
 
@@ -159,9 +176,11 @@ def test_unknown_entry_is_404_problem(client: TestClient, admin_token: str) -> N
 def test_problem_detail_follows_accept_language(client: TestClient, db: Session, admin_token: str) -> None:
     make_entry(db)
     payload = entry_payload(name="其他")
-    zh = client.post("/api/v1/catalog/entries", json=payload, headers={**auth(admin_token),
-                                                                       "Accept-Language": "zh-CN"}).json()
-    en = client.post("/api/v1/catalog/entries", json=payload, headers={**auth(admin_token),
-                                                                       "Accept-Language": "en"}).json()
+    zh = client.post(
+        "/api/v1/catalog/entries", json=payload, headers={**auth(admin_token), "Accept-Language": "zh-CN"}
+    ).json()
+    en = client.post(
+        "/api/v1/catalog/entries", json=payload, headers={**auth(admin_token), "Accept-Language": "en"}
+    ).json()
     assert en["detail"] == "The entry code '330281-GAJ-00001' is already in use."
     assert zh["detail"] != en["detail"] and "330281-GAJ-00001" in zh["detail"]

@@ -18,8 +18,14 @@ from tests.factories import make_department, make_user
 def write_entries(db: Session, n: int) -> None:
     actor = audit.Actor(label="tester", user_id=None, department_id=None, ip="10.0.0.1")
     for i in range(n):
-        audit.record(db, actor=actor, action="data.read", target_type="catalog_entry", target_id=f"E{i}",
-                     detail={"rows": i, "purpose": "核查"})
+        audit.record(
+            db,
+            actor=actor,
+            action="data.read",
+            target_type="catalog_entry",
+            target_id=f"E{i}",
+            detail={"rows": i, "purpose": "核查"},
+        )
 
 
 def disable_append_only(db: Session, dialect: str) -> None:
@@ -84,13 +90,24 @@ def test_rewritten_hash_breaks_the_next_link(db: Session, dialect: str) -> None:
     # Forge content AND recompute its own hash: the next entry's link still exposes it.
     entry = db.get(AuditEntry, first + 1)
     assert entry is not None
-    forged_hash = audit.entry_digest(seq=entry.seq, occurred_at=entry.occurred_at, actor="someone-else",
-                                     actor_user_id=entry.actor_user_id, department_id=entry.department_id,
-                                     action=entry.action, outcome=entry.outcome, target_type=entry.target_type,
-                                     target_id=entry.target_id, ip=entry.ip, detail=entry.detail,
-                                     prev_hash=entry.prev_hash)
-    db.execute(text("UPDATE audit_entry SET actor = 'someone-else', hash = :h WHERE seq = :s"),
-               {"h": forged_hash, "s": first + 1})
+    forged_hash = audit.entry_digest(
+        seq=entry.seq,
+        occurred_at=entry.occurred_at,
+        actor="someone-else",
+        actor_user_id=entry.actor_user_id,
+        department_id=entry.department_id,
+        action=entry.action,
+        outcome=entry.outcome,
+        target_type=entry.target_type,
+        target_id=entry.target_id,
+        ip=entry.ip,
+        detail=entry.detail,
+        prev_hash=entry.prev_hash,
+    )
+    db.execute(
+        text("UPDATE audit_entry SET actor = 'someone-else', hash = :h WHERE seq = :s"),
+        {"h": forged_hash, "s": first + 1},
+    )
     db.expire_all()
     result = audit.verify(db)
     assert (result.ok, result.first_broken_seq) == (False, first + 2)

@@ -15,9 +15,25 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def test_every_message_in_the_source_is_translated_to_chinese(tmp_path: Path) -> None:
     pot = tmp_path / "messages.pot"
-    subprocess.run([str(Path(sys.executable).parent / "pybabel"), "extract", "-F", str(ROOT / "babel.cfg"),
-                    "-k", "N_", "-k", "gettext:2", "-o", str(pot), "--no-location", str(ROOT / "src")],
-                   check=True, cwd=ROOT, capture_output=True)
+    subprocess.run(
+        [
+            str(Path(sys.executable).parent / "pybabel"),
+            "extract",
+            "-F",
+            str(ROOT / "babel.cfg"),
+            "-k",
+            "N_",
+            "-k",
+            "gettext:2",
+            "-o",
+            str(pot),
+            "--no-location",
+            str(ROOT / "src"),
+        ],
+        check=True,
+        cwd=ROOT,
+        capture_output=True,
+    )
     with pot.open("rb") as handle:
         wanted = {m.id for m in read_po(handle) if m.id}
     with (LOCALE_DIR / "zh_CN" / "LC_MESSAGES" / "messages.po").open("rb") as handle:

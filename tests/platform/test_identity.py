@@ -37,8 +37,11 @@ def staff(db: Session) -> User:
 def test_console_login_sets_session_and_is_audited(client: TestClient, db: Session, staff: User) -> None:
     page = client.get("/login")
     assert "sc_anon" in page.cookies
-    response = client.post("/login", data={"username": "gaj_staff", "password": PASSWORD, "next": "/catalog",
-                                           "csrf_token": csrf_from(page.text)}, follow_redirects=False)
+    response = client.post(
+        "/login",
+        data={"username": "gaj_staff", "password": PASSWORD, "next": "/catalog", "csrf_token": csrf_from(page.text)},
+        follow_redirects=False,
+    )
     assert response.status_code == 303 and response.headers["location"] == "/catalog"
     set_cookie = response.headers["set-cookie"]
     assert "sc_session=" in set_cookie and "HttpOnly" in set_cookie and "SameSite=lax" in set_cookie
@@ -48,8 +51,12 @@ def test_console_login_sets_session_and_is_audited(client: TestClient, db: Sessi
 
 def test_login_with_wrong_csrf_is_refused_and_nothing_happens(client: TestClient, db: Session, staff: User) -> None:
     client.get("/login")
-    response = client.post("/login", data={"username": "gaj_staff", "password": PASSWORD, "csrf_token": "0" * 64},
-                           headers={"Accept": "text/html"}, follow_redirects=False)
+    response = client.post(
+        "/login",
+        data={"username": "gaj_staff", "password": PASSWORD, "csrf_token": "0" * 64},
+        headers={"Accept": "text/html"},
+        follow_redirects=False,
+    )
     assert response.status_code == 403
     assert "security token" in response.text or "安全令牌" in response.text
     assert "sc_session" not in response.cookies
@@ -58,8 +65,9 @@ def test_login_with_wrong_csrf_is_refused_and_nothing_happens(client: TestClient
 
 def test_console_post_without_csrf_is_403(client: TestClient, db: Session, staff: User) -> None:
     cookie = identity.login(db, username="gaj_staff", password=PASSWORD, ip=None).cookie
-    response = client.post("/logout", headers={"Cookie": f"sc_session={cookie}", "Accept": "text/html"},
-                           follow_redirects=False)
+    response = client.post(
+        "/logout", headers={"Cookie": f"sc_session={cookie}", "Accept": "text/html"}, follow_redirects=False
+    )
     assert response.status_code == 403
     assert identity.principal_from_session(db, cookie=cookie or "", ip=None) is not None
 
@@ -105,8 +113,11 @@ def test_scopes_limit_a_token(client: TestClient, db: Session) -> None:
 def test_token_cannot_be_given_scopes_beyond_the_role(client: TestClient, db: Session) -> None:
     make_department(db)
     admin = principal(make_user(db, "gaj_admin", Role.DEPT_ADMIN, "GAJ"))
-    response = client.post("/api/v1/tokens", json={"name": "x", "scopes": ["catalog.read", "audit.read"]},
-                           headers=auth(make_token(db, admin)))
+    response = client.post(
+        "/api/v1/tokens",
+        json={"name": "x", "scopes": ["catalog.read", "audit.read"]},
+        headers=auth(make_token(db, admin)),
+    )
     assert response.status_code == 422
     assert response.json()["errors"][0]["field"] == "scopes.1"
 
@@ -137,15 +148,28 @@ def test_department_admin_manages_own_department_only(db: Session) -> None:
     make_department(db)
     make_department(db, "MZJ", "余姚市民政局")
     admin = principal(make_user(db, "gaj_admin", Role.DEPT_ADMIN, "GAJ"))
-    created = identity.create_user(db, by=admin, data=UserCreate(
-        username="gaj_new", display_name="新同事", password=PASSWORD, role=Role.DEPT_STAFF, department="GAJ"))
+    created = identity.create_user(
+        db,
+        by=admin,
+        data=UserCreate(
+            username="gaj_new", display_name="新同事", password=PASSWORD, role=Role.DEPT_STAFF, department="GAJ"
+        ),
+    )
     assert created.department_id == admin.department_id
     with pytest.raises(Exception, match="own department"):
-        identity.create_user(db, by=admin, data=UserCreate(
-            username="mzj_new", display_name="外部", password=PASSWORD, role=Role.DEPT_STAFF, department="MZJ"))
+        identity.create_user(
+            db,
+            by=admin,
+            data=UserCreate(
+                username="mzj_new", display_name="外部", password=PASSWORD, role=Role.DEPT_STAFF, department="MZJ"
+            ),
+        )
     with pytest.raises(Exception, match="platform administrator"):
-        identity.create_user(db, by=admin, data=UserCreate(
-            username="boss", display_name="越权", password=PASSWORD, role=Role.PLATFORM_ADMIN))
+        identity.create_user(
+            db,
+            by=admin,
+            data=UserCreate(username="boss", display_name="越权", password=PASSWORD, role=Role.PLATFORM_ADMIN),
+        )
 
 
 def test_role_change_is_audited_with_before_and_after(db: Session) -> None:
@@ -172,7 +196,10 @@ def test_duplicate_department_is_409_and_not_written(client: TestClient, db: Ses
     make_department(db)
     root = make_user(db, "pa", Role.PLATFORM_ADMIN)
     before = db.scalar(select(func.count()).select_from(User))
-    response = client.post("/api/v1/departments", headers=auth(make_token(db, principal(root))),
-                           json={"code": "GAJ", "name": "重复", "short_name": "重复"})
+    response = client.post(
+        "/api/v1/departments",
+        headers=auth(make_token(db, principal(root))),
+        json={"code": "GAJ", "name": "重复", "short_name": "重复"},
+    )
     assert response.status_code == 409 and response.json()["errors"][0]["field"] == "code"
     assert db.scalar(select(func.count()).select_from(User)) == before

@@ -38,8 +38,7 @@ def test_unknown_api_path_is_problem_json(client: TestClient) -> None:
 
 
 def test_validation_error_names_the_field(client: TestClient) -> None:
-    response = client.get("/api/v1/catalog/entries", params={"page_size": 1000},
-                          headers={"Authorization": "Bearer x"})
+    response = client.get("/api/v1/catalog/entries", params={"page_size": 1000}, headers={"Authorization": "Bearer x"})
     # Authentication is checked before the query is validated: no data and no hints leak to strangers.
     assert response.status_code == 401
 
@@ -61,8 +60,21 @@ def signed_in(client: TestClient, db: Session, role: Role = Role.DEPT_STAFF) -> 
 def test_console_shell_lists_every_planned_module(client: TestClient, db: Session) -> None:
     signed_in(client, db)
     html = client.get("/").text
-    for label in ("资源目录", "数据采集", "基础数据库", "共享开放", "物联网平台", "智慧城管", "智慧交通",
-                  "智慧医疗", "政务服务", "智慧养老", "食品安全", "决策分析", "信息基础设施"):
+    for label in (
+        "资源目录",
+        "数据采集",
+        "基础数据库",
+        "共享开放",
+        "物联网平台",
+        "智慧城管",
+        "智慧交通",
+        "智慧医疗",
+        "政务服务",
+        "智慧养老",
+        "食品安全",
+        "决策分析",
+        "信息基础设施",
+    ):
         assert label in html
     assert html.count("尚未提供") >= 12
     unavailable = client.get("/modules/iot")

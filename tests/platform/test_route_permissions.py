@@ -134,17 +134,25 @@ def world(db: Session) -> dict[str, object]:
         login = identity.login(db, username=username, password=PASSWORD, ip="127.0.0.1")
         callers[role.value] = Caller(role, token=make_token(db, principal(user)), cookie=login.cookie)
     victim = make_user(db, "victim", DS, "GAJ")
-    victim_token, _ = tokens.create_token(db, by=principal(victim), data=TokenCreate(
-        name="victim", scopes=["catalog.read"]))
+    victim_token, _ = tokens.create_token(
+        db, by=principal(victim), data=TokenCreate(name="victim", scopes=["catalog.read"])
+    )
     make_entry(db)
     db.flush()
     return {"callers": callers, "victim_token": victim_token.id}
 
 
 def concrete(path: str, victim_token: int) -> str:
-    return (path.replace("/departments/{code}", "/departments/GAJ").replace("{code}", ENTRY)
-            .replace("{username}", "victim").replace("{token_id}", str(victim_token)).replace("{version}", "1")
-            .replace("{slug}", "not-found").replace("{locale}", "en").replace("{name}", "iot"))
+    return (
+        path.replace("/departments/{code}", "/departments/GAJ")
+        .replace("{code}", ENTRY)
+        .replace("{username}", "victim")
+        .replace("{token_id}", str(victim_token))
+        .replace("{version}", "1")
+        .replace("{slug}", "not-found")
+        .replace("{locale}", "en")
+        .replace("{name}", "iot")
+    )
 
 
 def call(client: TestClient, db: Session, method: str, path: str, caller: Caller) -> int:
@@ -159,8 +167,9 @@ def call(client: TestClient, db: Session, method: str, path: str, caller: Caller
     else:
         binding = caller.cookie
         if path == "/logout" and caller.role is not None:
-            user_login = identity.login(db, username={PA: "pa", DA: "da", DS: "ds", AU: "au"}[caller.role],
-                                        password=PASSWORD, ip=None)
+            user_login = identity.login(
+                db, username={PA: "pa", DA: "da", DS: "ds", AU: "au"}[caller.role], password=PASSWORD, ip=None
+            )
             binding = user_login.cookie
         if binding is None:
             binding = "anonymous-browser"
@@ -182,10 +191,7 @@ def test_route_by_role(client: TestClient, db: Session, world: dict, who: str) -
     for (method, template), permission in sorted(ROUTES.items()):
         path = concrete(template, world["victim_token"])
         status = call(client, db, method, path, caller)
-        if permission == PUBLIC:
-            allowed = True
-        else:
-            allowed = caller.role is not None and caller.role in HOLDERS[permission]
+        allowed = permission == PUBLIC or (caller.role is not None and caller.role in HOLDERS[permission])
         if allowed:
             ok = status not in (401, 403) or (template == "/login" and status == 401)
         elif caller.role is None:

@@ -38,8 +38,13 @@ def search_entries(
     """Search the catalogue by words, department, sharing and open type, tag."""
     flt = EntryFilter(q=q, department=department, sharing_type=sharing_type, open_type=open_type, tag=tag)
     items, total = catalog.search_entries(session, by=principal, flt=flt, params=params)
-    return Page(items=items, total=total, page=params.page, page_size=params.page_size,
-                pages=page_count(total, params.page_size))
+    return Page(
+        items=items,
+        total=total,
+        page=params.page,
+        page_size=params.page_size,
+        pages=page_count(total, params.page_size),
+    )
 
 
 @router.post("/entries", response_model=EntryRead, status_code=201)

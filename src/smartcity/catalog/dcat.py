@@ -32,8 +32,11 @@ FREQUENCY = {
     UpdateCycle.IRREGULAR: "IRREG",
 }
 ACCESS_RIGHTS = {OpenType.UNCONDITIONAL: "PUBLIC", OpenType.CONDITIONAL: "RESTRICTED", OpenType.NONE: "NON_PUBLIC"}
-SHARING_LABEL = {SharingType.UNCONDITIONAL: "无条件共享", SharingType.CONDITIONAL: "有条件共享",
-                 SharingType.NONE: "不予共享"}
+SHARING_LABEL = {
+    SharingType.UNCONDITIONAL: "无条件共享",
+    SharingType.CONDITIONAL: "有条件共享",
+    SharingType.NONE: "不予共享",
+}
 DATATYPE = {
     FieldType.STRING: "xsd:string",
     FieldType.INTEGER: "xsd:integer",

@@ -30,8 +30,17 @@ def field_rows(form: FormData) -> list[dict[str, Any]]:
 
 def entry_payload(form: FormData, *, with_code: bool) -> dict[str, Any]:
     """The entry form as a dict ready for EntryCreate / EntryUpdate validation."""
-    keys = ["name", "department", "description", "sharing_type", "sharing_condition", "open_type",
-            "open_condition", "update_cycle", "format"]
+    keys = [
+        "name",
+        "department",
+        "description",
+        "sharing_type",
+        "sharing_condition",
+        "open_type",
+        "open_condition",
+        "update_cycle",
+        "format",
+    ]
     if with_code:
         keys.insert(0, "code")
     else:

@@ -47,27 +47,58 @@ def list_entries(
     """Search and browse the catalogue."""
     sharing = SharingType(sharing_type) if sharing_type in set(SharingType) else None
     flt = EntryFilter(q=q or None, department=department or None, sharing_type=sharing)
-    items, total = catalog.search_entries(session, by=principal, flt=flt,
-                                          params=PageParams(page=page_no, page_size=PAGE_SIZE))
+    items, total = catalog.search_entries(
+        session, by=principal, flt=flt, params=PageParams(page=page_no, page_size=PAGE_SIZE)
+    )
     query = {k: v for k, v in {"q": q, "department": department, "sharing_type": sharing_type}.items() if v}
 
     def url_for_page(number: int) -> str:
         return "/catalog?" + urlencode({**query, "page": number})
 
-    return render(request, "catalog/list.html", {
-        **_choices(session), "items": items, "total": total, "page": page_no,
-        "pages": page_count(total, PAGE_SIZE), "url_for_page": url_for_page, "q": q or "",
-        "department": department or "", "sharing_type": sharing_type or "",
-        "can_write": principal.can(CATALOG_WRITE),
-    })
+    return render(
+        request,
+        "catalog/list.html",
+        {
+            **_choices(session),
+            "items": items,
+            "total": total,
+            "page": page_no,
+            "pages": page_count(total, PAGE_SIZE),
+            "url_for_page": url_for_page,
+            "q": q or "",
+            "department": department or "",
+            "sharing_type": sharing_type or "",
+            "can_write": principal.can(CATALOG_WRITE),
+        },
+    )
 
 
 def _blank_form() -> dict[str, Any]:
-    return {"code": "", "name": "", "department": "", "description": "", "sharing_type": "conditional",
-            "sharing_condition": "", "open_type": "none", "open_condition": "", "update_cycle": "daily",
-            "format": "table", "tags": [], "change_note": "",
-            "fields": [{"name": "", "title": "", "type": "string", "required": True, "sensitive": False,
-                        "key": True, "description": ""}]}
+    return {
+        "code": "",
+        "name": "",
+        "department": "",
+        "description": "",
+        "sharing_type": "conditional",
+        "sharing_condition": "",
+        "open_type": "none",
+        "open_condition": "",
+        "update_cycle": "daily",
+        "format": "table",
+        "tags": [],
+        "change_note": "",
+        "fields": [
+            {
+                "name": "",
+                "title": "",
+                "type": "string",
+                "required": True,
+                "sensitive": False,
+                "key": True,
+                "description": "",
+            }
+        ],
+    }
 
 
 @router.get("/new", response_class=HTMLResponse)
@@ -75,8 +106,7 @@ def new_entry_form(request: Request, session: DbSession, principal: Writer) -> R
     """The form to publish an entry."""
     values = _blank_form()
     values["department"] = principal.department_code or ""
-    return render(request, "catalog/form.html", {**_choices(session), "values": values, "errors": {},
-                                                  "mode": "create"})
+    return render(request, "catalog/form.html", {**_choices(session), "values": values, "errors": {}, "mode": "create"})
 
 
 @router.post("/new", response_class=HTMLResponse)
@@ -87,9 +117,17 @@ async def create_entry(request: Request, session: DbSession, principal: Writer) 
         entry = catalog.create_entry(session, by=principal, data=EntryCreate.model_validate(payload))
     except (ValidationError, DomainError) as exc:
         session.rollback()
-        return render(request, "catalog/form.html", {
-            **_choices(session), "values": {**_blank_form(), **payload}, "mode": "create",
-            "errors": form_errors(exc, request_locale(request))}, status_code=422)
+        return render(
+            request,
+            "catalog/form.html",
+            {
+                **_choices(session),
+                "values": {**_blank_form(), **payload},
+                "mode": "create",
+                "errors": form_errors(exc, request_locale(request)),
+            },
+            status_code=422,
+        )
     return redirect(f"/catalog/{entry.code}", flash=N_("Catalogue entry saved."))
 
 
@@ -99,8 +137,11 @@ def entry_detail(request: Request, session: DbSession, principal: Reader, code: 
     model = catalog.get_entry(session, by=principal, code=code)
     entry = catalog.entry_read(session, model)
     versions = catalog.list_versions(session, by=principal, code=code)
-    return render(request, "catalog/detail.html", {"entry": entry, "versions": versions, "labels": LABELS,
-                                                   "can_edit": catalog.can_edit(principal, model)})
+    return render(
+        request,
+        "catalog/detail.html",
+        {"entry": entry, "versions": versions, "labels": LABELS, "can_edit": catalog.can_edit(principal, model)},
+    )
 
 
 @router.get("/{code}/versions/{version}", response_class=HTMLResponse)
@@ -123,8 +164,11 @@ def edit_entry_form(request: Request, session: DbSession, principal: Writer, cod
     model = catalog.get_entry(session, by=principal, code=code)
     if not catalog.can_edit(principal, model):
         return redirect(f"/catalog/{code}", flash=N_("You can edit entries of your own department only."))
-    return render(request, "catalog/form.html", {**_choices(session), "mode": "edit", "errors": {},
-                                                  "values": _edit_values(catalog.entry_read(session, model))})
+    return render(
+        request,
+        "catalog/form.html",
+        {**_choices(session), "mode": "edit", "errors": {}, "values": _edit_values(catalog.entry_read(session, model))},
+    )
 
 
 @router.post("/{code}/edit", response_class=HTMLResponse)
@@ -136,7 +180,15 @@ async def update_entry(request: Request, session: DbSession, principal: Writer, 
     except (ValidationError, DomainError) as exc:
         session.rollback()
         current = catalog.entry_read(session, catalog.get_entry(session, by=principal, code=code))
-        return render(request, "catalog/form.html", {
-            **_choices(session), "mode": "edit", "values": {**_edit_values(current), **payload},
-            "errors": form_errors(exc, request_locale(request))}, status_code=422)
+        return render(
+            request,
+            "catalog/form.html",
+            {
+                **_choices(session),
+                "mode": "edit",
+                "values": {**_edit_values(current), **payload},
+                "errors": form_errors(exc, request_locale(request)),
+            },
+            status_code=422,
+        )
     return redirect(f"/catalog/{entry.code}", flash=N_("Catalogue entry saved."))

@@ -50,18 +50,22 @@ def check_fields(fields: Sequence[FieldSpec], *, path: str = "fields") -> None:
     seen: dict[str, int] = {}
     for index, spec in enumerate(fields):
         if spec.name in seen:
-            raise InvalidInput(N_("Field name '{name}' is used twice (also at position {first})."),
-                               field=f"{path}.{index}.name", name=spec.name, first=seen[spec.name])
+            raise InvalidInput(
+                N_("Field name '{name}' is used twice (also at position {first})."),
+                field=f"{path}.{index}.name",
+                name=spec.name,
+                first=seen[spec.name],
+            )
         seen[spec.name] = index
         if spec.key and not spec.required:
-            raise InvalidInput(N_("Key field '{name}' must be required."), field=f"{path}.{index}.required",
-                               name=spec.name)
+            raise InvalidInput(
+                N_("Key field '{name}' must be required."), field=f"{path}.{index}.required", name=spec.name
+            )
     if not any(spec.key for spec in fields):
         raise InvalidInput(N_("Mark at least one field as the business key."), field=path)
 
 
-def check_sharing(sharing_type: SharingType, sharing_condition: str, open_type: OpenType,
-                  open_condition: str) -> None:
+def check_sharing(sharing_type: SharingType, sharing_condition: str, open_type: OpenType, open_condition: str) -> None:
     """Conditional and refused sharing need a stated condition or basis; unshared data cannot be opened."""
     if sharing_type is SharingType.CONDITIONAL and not sharing_condition:
         raise InvalidInput(N_("Conditional sharing needs the sharing condition."), field="sharing_condition")
@@ -107,10 +111,18 @@ def _department_refs(session: Session) -> dict[int, DepartmentRef]:
 
 def _summary(entry: CatalogEntry, fields: list[dict[str, object]], dept: DepartmentRef) -> EntrySummary:
     return EntrySummary(
-        code=entry.code, name=entry.name, department=dept, description=entry.description,
-        sharing_type=SharingType(entry.sharing_type), open_type=OpenType(entry.open_type),
-        update_cycle=entry.update_cycle, format=entry.format, tags=list(entry.tags),
-        version=entry.current_version, field_count=len(fields), updated_at=entry.updated_at,
+        code=entry.code,
+        name=entry.name,
+        department=dept,
+        description=entry.description,
+        sharing_type=SharingType(entry.sharing_type),
+        open_type=OpenType(entry.open_type),
+        update_cycle=entry.update_cycle,
+        format=entry.format,
+        tags=list(entry.tags),
+        version=entry.current_version,
+        field_count=len(fields),
+        updated_at=entry.updated_at,
     )
 
 
@@ -124,9 +136,14 @@ def _current_fields(entry: CatalogEntry) -> list[dict[str, object]]:
 def _entry_read(entry: CatalogEntry, departments: dict[int, DepartmentRef]) -> EntryRead:
     fields = _current_fields(entry)
     summary = _summary(entry, fields, departments[entry.department_id])
-    return EntryRead(**summary.model_dump(), sharing_condition=entry.sharing_condition,
-                     open_condition=entry.open_condition, fields=[FieldSpec(**f) for f in fields],
-                     created_by=entry.created_by, created_at=entry.created_at)
+    return EntryRead(
+        **summary.model_dump(),
+        sharing_condition=entry.sharing_condition,
+        open_condition=entry.open_condition,
+        fields=[FieldSpec(**f) for f in fields],
+        created_by=entry.created_by,
+        created_at=entry.created_at,
+    )
 
 
 def entry_read(session: Session, entry: CatalogEntry) -> EntryRead:
@@ -160,17 +177,22 @@ def search_statement(session: Session, by: Principal, flt: EntryFilter) -> Selec
     if flt.tag:
         stmt = stmt.where(CatalogEntry.search_text.contains(flt.tag.lower(), autoescape=True))
     if terms:
-        rank = case((CatalogEntry.code == (flt.q or "").strip().upper(), 0),
-                    (CatalogEntry.name.contains(terms[0], autoescape=True), 1), else_=2)
+        rank = case(
+            (CatalogEntry.code == (flt.q or "").strip().upper(), 0),
+            (CatalogEntry.name.contains(terms[0], autoescape=True), 1),
+            else_=2,
+        )
         return stmt.order_by(rank, CatalogEntry.code)
     return stmt.order_by(CatalogEntry.code)
 
 
-def search_entries(session: Session, *, by: Principal, flt: EntryFilter,
-                   params: PageParams) -> tuple[list[EntrySummary], int]:
+def search_entries(
+    session: Session, *, by: Principal, flt: EntryFilter, params: PageParams
+) -> tuple[list[EntrySummary], int]:
     """A page of entries matching a search (Chinese substrings work: 人口 finds 人口基础信息)."""
-    entries, total = fetch_page(session, search_statement(session, by, flt).options(
-        selectinload(CatalogEntry.versions)), params)
+    entries, total = fetch_page(
+        session, search_statement(session, by, flt).options(selectinload(CatalogEntry.versions)), params
+    )
     departments = _department_refs(session)
     return [_summary(e, _current_fields(e), departments[e.department_id]) for e in entries], total
 
@@ -191,15 +213,19 @@ def get_version(session: Session, *, by: Principal, code: str, version: int) -> 
 
 
 def _version_read(entry: CatalogEntry, version: CatalogEntryVersion) -> VersionRead:
-    return VersionRead(code=entry.code, version=version.version,
-                       fields=[FieldSpec(**f) for f in version.fields], change_note=version.change_note,
-                       created_by=version.created_by, created_at=version.created_at)
+    return VersionRead(
+        code=entry.code,
+        version=version.version,
+        fields=[FieldSpec(**f) for f in version.fields],
+        change_note=version.change_note,
+        created_by=version.created_by,
+        created_at=version.created_at,
+    )
 
 
 def all_entries(session: Session, *, by: Principal) -> list[EntryRead]:
     """Every entry the caller can see, with current schemas (for catalogue exports)."""
-    entries = session.scalars(readable(by).order_by(CatalogEntry.code).options(
-        selectinload(CatalogEntry.versions)))
+    entries = session.scalars(readable(by).order_by(CatalogEntry.code).options(selectinload(CatalogEntry.versions)))
     departments = _department_refs(session)
     return [_entry_read(entry, departments) for entry in entries]
 
@@ -219,20 +245,43 @@ def create_entry(session: Session, *, by: Principal, data: EntryCreate) -> Catal
         raise Conflict(N_("An entry named '{name}' already exists."), field="name", name=data.name)
     now = utcnow()
     entry = CatalogEntry(
-        code=data.code, name=data.name, department_id=department_id, description=data.description,
-        sharing_type=data.sharing_type.value, sharing_condition=data.sharing_condition,
-        open_type=data.open_type.value, open_condition=data.open_condition,
-        update_cycle=data.update_cycle.value, format=data.format.value, tags=list(dict.fromkeys(data.tags)),
-        current_version=1, created_by=by.username, created_at=now, updated_at=now,
+        code=data.code,
+        name=data.name,
+        department_id=department_id,
+        description=data.description,
+        sharing_type=data.sharing_type.value,
+        sharing_condition=data.sharing_condition,
+        open_type=data.open_type.value,
+        open_condition=data.open_condition,
+        update_cycle=data.update_cycle.value,
+        format=data.format.value,
+        tags=list(dict.fromkeys(data.tags)),
+        current_version=1,
+        created_by=by.username,
+        created_at=now,
+        updated_at=now,
     )
-    entry.versions.append(CatalogEntryVersion(version=1, fields=[f.model_dump(mode="json") for f in data.fields],
-                                              change_note="", created_by=by.username, created_at=now))
+    entry.versions.append(
+        CatalogEntryVersion(
+            version=1,
+            fields=[f.model_dump(mode="json") for f in data.fields],
+            change_note="",
+            created_by=by.username,
+            created_at=now,
+        )
+    )
     dept = _department_refs(session)[department_id]
     entry.search_text = _search_text(entry, data.fields, [dept.name])
     session.add(entry)
     session.flush()
-    audit.record(session, actor=by.actor(), action="catalog.entry.create", target_type="catalog_entry",
-                 target_id=entry.code, detail={"name": entry.name, "department": dept.code})
+    audit.record(
+        session,
+        actor=by.actor(),
+        action="catalog.entry.create",
+        target_type="catalog_entry",
+        target_id=entry.code,
+        detail={"name": entry.name, "department": dept.code},
+    )
     return entry
 
 
@@ -254,22 +303,34 @@ def update_entry(session: Session, *, by: Principal, code: str, data: EntryUpdat
         setattr(entry, key, value.value if hasattr(value, "value") else value)
     if "tags" in changes:
         entry.tags = list(dict.fromkeys(changes["tags"]))
-    check_sharing(SharingType(entry.sharing_type), entry.sharing_condition, OpenType(entry.open_type),
-                  entry.open_condition)
+    check_sharing(
+        SharingType(entry.sharing_type), entry.sharing_condition, OpenType(entry.open_type), entry.open_condition
+    )
     fields = [FieldSpec(**f) for f in _current_fields(entry)]
     new_version = False
     if data.fields is not None and data.fields != fields:
         check_fields(data.fields)
         fields = data.fields
         entry.current_version += 1
-        entry.versions.append(CatalogEntryVersion(
-            version=entry.current_version, fields=[f.model_dump(mode="json") for f in fields],
-            change_note=data.change_note, created_by=by.username, created_at=utcnow()))
+        entry.versions.append(
+            CatalogEntryVersion(
+                version=entry.current_version,
+                fields=[f.model_dump(mode="json") for f in fields],
+                change_note=data.change_note,
+                created_by=by.username,
+                created_at=utcnow(),
+            )
+        )
         new_version = True
     entry.updated_at = utcnow()
     entry.search_text = _search_text(entry, fields, [_department_refs(session)[entry.department_id].name])
     session.flush()
-    audit.record(session, actor=by.actor(), action="catalog.entry.update", target_type="catalog_entry",
-                 target_id=entry.code, detail={"changed": sorted(changes), "new_version": entry.current_version
-                                               if new_version else None})
+    audit.record(
+        session,
+        actor=by.actor(),
+        action="catalog.entry.update",
+        target_type="catalog_entry",
+        target_id=entry.code,
+        detail={"changed": sorted(changes), "new_version": entry.current_version if new_version else None},
+    )
     return entry

@@ -39,8 +39,10 @@ class DemoSummary:
     entries_total: int
 
     def __str__(self) -> str:
-        return (f"demo data: {self.departments} departments, {self.users} users, "
-                f"{self.entries_created} catalogue entries created ({self.entries_total} in the seed)")
+        return (
+            f"demo data: {self.departments} departments, {self.users} users, "
+            f"{self.entries_created} catalogue entries created ({self.entries_total} in the seed)"
+        )
 
 
 def load_departments(session: Session, by: Principal) -> int:
@@ -49,9 +51,17 @@ def load_departments(session: Session, by: Principal) -> int:
     for seed in DEPARTMENTS:
         if seed.code in existing:
             continue
-        identity.create_department(session, by=by, data=DepartmentCreate(
-            code=seed.code, name=seed.name, short_name=seed.short_name, kind=seed.kind,  # type: ignore[arg-type]
-            division_code=seed.division_code))
+        identity.create_department(
+            session,
+            by=by,
+            data=DepartmentCreate(
+                code=seed.code,
+                name=seed.name,
+                short_name=seed.short_name,
+                kind=seed.kind,  # type: ignore[arg-type]
+                division_code=seed.division_code,
+            ),
+        )
     return len(DEPARTMENTS)
 
 
@@ -61,13 +71,31 @@ def load_users(session: Session) -> int:
     fake = Faker("zh_CN")
     fake.seed_instance(330281)
     by_short = {seed.short_name: seed.code for seed in DEPARTMENTS}
-    identity.ensure_user(session, username="admin", display_name="平台管理员", password=password,
-                         role=Role.PLATFORM_ADMIN, department_code=None)
-    identity.ensure_user(session, username="auditor", display_name=fake.name(), password=password,
-                         role=Role.AUDITOR, department_code=None)
+    identity.ensure_user(
+        session,
+        username="admin",
+        display_name="平台管理员",
+        password=password,
+        role=Role.PLATFORM_ADMIN,
+        department_code=None,
+    )
+    identity.ensure_user(
+        session,
+        username="auditor",
+        display_name=fake.name(),
+        password=password,
+        role=Role.AUDITOR,
+        department_code=None,
+    )
     for username, short_name, role in DEPARTMENT_USERS:
-        identity.ensure_user(session, username=username, display_name=fake.name(), password=password,
-                             role=role, department_code=by_short[short_name])
+        identity.ensure_user(
+            session,
+            username=username,
+            display_name=fake.name(),
+            password=password,
+            role=role,
+            department_code=by_short[short_name],
+        )
     return 2 + len(DEPARTMENT_USERS)
 
 
@@ -87,14 +115,19 @@ def load_catalogue(session: Session, by: Principal) -> int:
 def load_demo(*, scale: str = "small") -> DemoSummary:
     """Load everything in one transaction; running it again adds only what is missing."""
     with unit_of_work() as session:
-        bootstrap = Principal(user_id=0, username="demo-loader", display_name="demo loader",
-                              role=Role.PLATFORM_ADMIN, department_id=None, department_code=None,
-                              permissions=frozenset({"identity.department.manage"}))
+        bootstrap = Principal(
+            user_id=0,
+            username="demo-loader",
+            display_name="demo loader",
+            role=Role.PLATFORM_ADMIN,
+            department_id=None,
+            department_code=None,
+            permissions=frozenset({"identity.department.manage"}),
+        )
         departments = load_departments(session, bootstrap)
         users = load_users(session)
         admin = identity.principal_for(identity.get_user(session, by=bootstrap, username="admin"))
         created = load_catalogue(session, admin)
     # The seed catalogue is already the plan's full scale (209 entries); `scale` is for later modules.
     del scale
-    return DemoSummary(departments=departments, users=users, entries_created=created,
-                       entries_total=len(ENTRIES))
+    return DemoSummary(departments=departments, users=users, entries_created=created, entries_total=len(ENTRIES))

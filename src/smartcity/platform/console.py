@@ -25,8 +25,7 @@ ContextProcessor = Callable[[Request], dict[str, Any]]
 FLASH_COOKIE = "sc_flash"
 
 _loader = ChoiceLoader([])
-environment = Environment(loader=_loader, autoescape=select_autoescape(["html"]), trim_blocks=True,
-                          lstrip_blocks=True)
+environment = Environment(loader=_loader, autoescape=select_autoescape(["html"]), trim_blocks=True, lstrip_blocks=True)
 _processors: list[ContextProcessor] = []
 
 
@@ -50,8 +49,7 @@ def local_time(value: dt.datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
 environment.filters["local_time"] = local_time
 
 
-def render(request: Request, name: str, context: dict[str, Any] | None = None,
-           status_code: int = 200) -> HTMLResponse:
+def render(request: Request, name: str, context: dict[str, Any] | None = None, status_code: int = 200) -> HTMLResponse:
     """Render a console page with the shell's variables (locale, user, CSRF token, navigation)."""
     locale = request_locale(request)
     binding = csrf_binding(request)
@@ -65,7 +63,8 @@ def render(request: Request, name: str, context: dict[str, Any] | None = None,
         "principal": getattr(request.state, "principal", None),
         "csrf_token": csrf_token(get_settings().secret_key, binding),
         "csrf_field": CSRF_FIELD,
-        "flash": translator(locale)(unquote(request.cookies[FLASH_COOKIE])) if FLASH_COOKIE in request.cookies
+        "flash": translator(locale)(unquote(request.cookies[FLASH_COOKIE]))
+        if FLASH_COOKIE in request.cookies
         else None,
     }
     for processor in _processors:
@@ -76,8 +75,7 @@ def render(request: Request, name: str, context: dict[str, Any] | None = None,
     if FLASH_COOKIE in request.cookies:
         response.delete_cookie(FLASH_COOKIE)
     if new_anon:
-        response.set_cookie(ANON_COOKIE, new_anon, httponly=True, samesite="lax",
-                            secure=get_settings().cookie_secure)
+        response.set_cookie(ANON_COOKIE, new_anon, httponly=True, samesite="lax", secure=get_settings().cookie_secure)
     return response
 
 

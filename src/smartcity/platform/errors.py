@@ -178,9 +178,7 @@ def install_error_handlers(app: FastAPI, html: HtmlRenderer) -> None:
         assert isinstance(exc, DomainError)
         locale = request_locale(request)
         errors = [FieldProblem(exc.field, exc.localised_detail(locale))] if exc.field else None
-        return render(
-            request, exc.status, exc.slug, gettext(locale, exc.title), exc.localised_detail(locale), errors
-        )
+        return render(request, exc.status, exc.slug, gettext(locale, exc.title), exc.localised_detail(locale), errors)
 
     async def validation_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, RequestValidationError)

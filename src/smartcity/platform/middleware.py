@@ -72,8 +72,9 @@ class BodyLimitMiddleware:
                 return
             body.append(chunk)
             more = message.get("more_body", False)
-        await self.app(scope, _replay([{"type": "http.request", "body": b"".join(body), "more_body": False}],
-                                      receive), send)
+        await self.app(
+            scope, _replay([{"type": "http.request", "body": b"".join(body), "more_body": False}], receive), send
+        )
 
     async def _refuse(self, scope: Scope, send: Send) -> None:
         locale = str(scope.get("state", {}).get("locale", "zh_CN"))
@@ -89,9 +90,16 @@ class BodyLimitMiddleware:
             },
             ensure_ascii=False,
         ).encode("utf-8")
-        await send({"type": "http.response.start", "status": 413,
-                    "headers": [(b"content-type", PROBLEM_MEDIA_TYPE.encode()),
-                                (b"content-length", str(len(body)).encode())]})
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 413,
+                "headers": [
+                    (b"content-type", PROBLEM_MEDIA_TYPE.encode()),
+                    (b"content-length", str(len(body)).encode()),
+                ],
+            }
+        )
         await send({"type": "http.response.body", "body": body})
 
 

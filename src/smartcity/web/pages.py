@@ -59,19 +59,30 @@ def login_submit(
     """Check the credentials and open a session."""
     result = identity.login(session, username=username.strip(), password=password, ip=client_ip(request))
     if result.cookie is None:
-        return render(request, "login.html", {"next": safe_next(next), "error": result.failure,
-                                              "username": username}, status_code=401)
+        return render(
+            request,
+            "login.html",
+            {"next": safe_next(next), "error": result.failure, "username": username},
+            status_code=401,
+        )
     response = RedirectResponse(safe_next(next), status_code=303)
     settings = get_settings()
-    response.set_cookie(SESSION_COOKIE, result.cookie, httponly=True, samesite="lax",
-                        secure=settings.cookie_secure, max_age=settings.session_hours * 3600)
+    response.set_cookie(
+        SESSION_COOKIE,
+        result.cookie,
+        httponly=True,
+        samesite="lax",
+        secure=settings.cookie_secure,
+        max_age=settings.session_hours * 3600,
+    )
     response.delete_cookie(ANON_COOKIE)
     return response
 
 
 @router.post("/logout")
-def logout(request: Request, session: DbSession,
-           principal: Annotated[Principal, Depends(page(PROFILE_READ))]) -> Response:
+def logout(
+    request: Request, session: DbSession, principal: Annotated[Principal, Depends(page(PROFILE_READ))]
+) -> Response:
     """End the session."""
     identity.logout(session, cookie=request.cookies.get(SESSION_COOKIE, ""), by=principal)
     response = RedirectResponse("/login", status_code=303)
@@ -90,8 +101,9 @@ def switch_language(locale: str, next: str = Query("/")) -> Response:
 
 
 @router.get("/modules/{name}", response_class=HTMLResponse)
-def unavailable_module(request: Request, name: str,
-                       principal: Annotated[Principal, Depends(page(PROFILE_READ))]) -> Response:
+def unavailable_module(
+    request: Request, name: str, principal: Annotated[Principal, Depends(page(PROFILE_READ))]
+) -> Response:
     """A planned module that this installation does not provide yet."""
     found = planned(name)
     if found is None:
@@ -111,8 +123,7 @@ def problem_types(request: Request, slug: str | None = None) -> Response:
         types = [(s, c) for s, c in types if s == slug]
         if not types:
             raise NotFound(N_("No problem type '{slug}'."), slug=slug)
-    return render(request, "problems.html", {"types": [(s, c.status, c.title, c.__doc__ or "")
-                                                          for s, c in types]})
+    return render(request, "problems.html", {"types": [(s, c.status, c.title, c.__doc__ or "") for s, c in types]})
 
 
 @router.get("/healthz", dependencies=[Depends(PUBLIC)])
@@ -122,5 +133,6 @@ def health(session: DbSession) -> dict[str, str]:
     return {"status": "ok"}
 
 
-module = Module(name="web", title=N_("Console"), pages=router,
-                template_dirs=(str(Path(__file__).parent / "templates"),))
+module = Module(
+    name="web", title=N_("Console"), pages=router, template_dirs=(str(Path(__file__).parent / "templates"),)
+)

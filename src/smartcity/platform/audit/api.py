@@ -32,8 +32,13 @@ def list_entries(
     """Audit entries, newest first."""
     flt = audit.AuditFilter(action=action, actor=actor, since=since, until=until)
     items, total = audit.list_entries(session, flt=flt, params=params)
-    return Page(items=[AuditEntryRead.model_validate(i) for i in items], total=total, page=params.page,
-                page_size=params.page_size, pages=page_count(total, params.page_size))
+    return Page(
+        items=[AuditEntryRead.model_validate(i) for i in items],
+        total=total,
+        page=params.page,
+        page_size=params.page_size,
+        pages=page_count(total, params.page_size),
+    )
 
 
 @router.get("/verify", response_model=VerificationRead)

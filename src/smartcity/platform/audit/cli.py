@@ -20,6 +20,9 @@ def verify() -> None:
     if result.ok:
         console.print(f"audit chain intact: {result.checked} entries checked")
         return
-    console.print(f"audit chain BROKEN at entry {result.first_broken_seq}: {result.reason} "
-                  f"({result.checked} entries verified before it)", style="bold red")
+    console.print(
+        f"audit chain BROKEN at entry {result.first_broken_seq}: {result.reason} "
+        f"({result.checked} entries verified before it)",
+        style="bold red",
+    )
     raise typer.Exit(code=1)

@@ -16,8 +16,9 @@ class AuditEntry(Base):
 
     __tablename__ = "audit_entry"
 
-    seq: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True,
-                                     autoincrement=False)
+    seq: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=False
+    )
     occurred_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, index=True)
     actor: Mapped[str] = mapped_column(String(100), index=True)
     actor_user_id: Mapped[int | None] = mapped_column(Integer)

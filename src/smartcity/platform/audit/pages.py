@@ -22,24 +22,50 @@ PAGE_SIZE = 50
 
 
 @router.get("", response_class=HTMLResponse)
-def audit_log(request: Request, session: DbSession, principal: Annotated[Principal, Depends(page(AUDIT_READ))],
-              page_no: Annotated[int, Query(alias="page", ge=1, le=100_000)] = 1,
-              action: Annotated[str | None, Query(max_length=64)] = None) -> Response:
+def audit_log(
+    request: Request,
+    session: DbSession,
+    principal: Annotated[Principal, Depends(page(AUDIT_READ))],
+    page_no: Annotated[int, Query(alias="page", ge=1, le=100_000)] = 1,
+    action: Annotated[str | None, Query(max_length=64)] = None,
+) -> Response:
     """The audit log, newest first, filterable by action prefix."""
     flt = audit.AuditFilter(action=action or None)
     items, total = audit.list_entries(session, flt=flt, params=PageParams(page=page_no, page_size=PAGE_SIZE))
-    return render(request, "admin/audit.html", {
-        "items": items, "total": total, "page": page_no, "pages": page_count(total, PAGE_SIZE),
-        "action": action or "", "url_for_page": lambda n: f"/admin/audit?page={n}&action={action or ''}",
-        "verification": None, "can_verify": principal.can(AUDIT_VERIFY)})
+    return render(
+        request,
+        "admin/audit.html",
+        {
+            "items": items,
+            "total": total,
+            "page": page_no,
+            "pages": page_count(total, PAGE_SIZE),
+            "action": action or "",
+            "url_for_page": lambda n: f"/admin/audit?page={n}&action={action or ''}",
+            "verification": None,
+            "can_verify": principal.can(AUDIT_VERIFY),
+        },
+    )
 
 
 @router.get("/verify", response_class=HTMLResponse)
-def verify_chain(request: Request, session: DbSession,
-                 principal: Annotated[Principal, Depends(page(AUDIT_VERIFY))]) -> Response:
+def verify_chain(
+    request: Request, session: DbSession, principal: Annotated[Principal, Depends(page(AUDIT_VERIFY))]
+) -> Response:
     """Verify the chain and show the result above the newest entries."""
     result = audit.verify(session)
     items, total = audit.list_entries(session, flt=audit.AuditFilter(), params=PageParams(1, PAGE_SIZE))
-    return render(request, "admin/audit.html", {
-        "items": items, "total": total, "page": 1, "pages": page_count(total, PAGE_SIZE), "action": "",
-        "url_for_page": lambda n: f"/admin/audit?page={n}", "verification": result, "can_verify": True})
+    return render(
+        request,
+        "admin/audit.html",
+        {
+            "items": items,
+            "total": total,
+            "page": 1,
+            "pages": page_count(total, PAGE_SIZE),
+            "action": "",
+            "url_for_page": lambda n: f"/admin/audit?page={n}",
+            "verification": result,
+            "can_verify": True,
+        },
+    )

@@ -23,8 +23,9 @@ ANON_COOKIE = "sc_anon"
 CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "x-csrf-token"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
-bearer_scheme = HTTPBearer(auto_error=False, scheme_name="ApiToken",
-                           description="An API token issued in the console: `sct_<key>_<secret>`.")
+bearer_scheme = HTTPBearer(
+    auto_error=False, scheme_name="ApiToken", description="An API token issued in the console: `sct_<key>_<secret>`."
+)
 Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)]
 
 
@@ -36,8 +37,7 @@ class LoginRequired(Exception):
         self.next_path = next_path
 
 
-def bearer_principal(session: Session, request: Request, credentials: HTTPAuthorizationCredentials | None
-                     ) -> Principal:
+def bearer_principal(session: Session, request: Request, credentials: HTTPAuthorizationCredentials | None) -> Principal:
     """The principal of the request's bearer token."""
     if credentials is None or credentials.scheme.lower() != "bearer" or not credentials.credentials.strip():
         raise NotAuthenticated(N_("Send an API token in the header 'Authorization: Bearer <token>'."))

@@ -14,9 +14,7 @@ PERMISSIONS = (
     Permission(PROFILE_READ, N_("See one's own profile"), ALL_ROLES),
     Permission(DEPARTMENT_READ, N_("List departments"), ALL_ROLES),
     Permission(DEPARTMENT_MANAGE, N_("Create and rename departments"), frozenset({Role.PLATFORM_ADMIN})),
-    Permission(
-        USER_READ, N_("List users"), frozenset({Role.PLATFORM_ADMIN, Role.DEPT_ADMIN, Role.AUDITOR})
-    ),
+    Permission(USER_READ, N_("List users"), frozenset({Role.PLATFORM_ADMIN, Role.DEPT_ADMIN, Role.AUDITOR})),
     Permission(
         USER_MANAGE,
         N_("Create users, change roles, deactivate accounts"),

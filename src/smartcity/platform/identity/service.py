@@ -69,8 +69,7 @@ def list_departments(
     stmt = select(Department)
     if q:
         like = f"%{q}%"
-        stmt = stmt.where(or_(Department.name.like(like), Department.short_name.like(like),
-                              Department.code.like(like)))
+        stmt = stmt.where(or_(Department.name.like(like), Department.short_name.like(like), Department.code.like(like)))
     if kind:
         stmt = stmt.where(Department.kind == kind)
     return fetch_page(session, stmt.order_by(Department.kind, Department.code), params)
@@ -92,8 +91,14 @@ def create_department(session: Session, *, by: Principal, data: DepartmentCreate
     department = Department(**data.model_dump())
     session.add(department)
     session.flush()
-    audit.record(session, actor=by.actor(), action="identity.department.create", target_type="department",
-                 target_id=department.code, detail={"name": department.name})
+    audit.record(
+        session,
+        actor=by.actor(),
+        action="identity.department.create",
+        target_type="department",
+        target_id=department.code,
+        detail={"name": department.name},
+    )
     return department
 
 
@@ -162,8 +167,14 @@ def create_user(session: Session, *, by: Principal, data: UserCreate) -> User:
     )
     session.add(user)
     session.flush()
-    audit.record(session, actor=by.actor(), action="identity.user.create", target_type="user",
-                 target_id=user.username, detail={"role": user.role, "department": data.department})
+    audit.record(
+        session,
+        actor=by.actor(),
+        action="identity.user.create",
+        target_type="user",
+        target_id=user.username,
+        detail={"role": user.role, "department": data.department},
+    )
     return user
 
 
@@ -184,23 +195,38 @@ def update_user(session: Session, *, by: Principal, username: str, data: UserUpd
         before = {"role": user.role, "department": user.department.code if user.department else None}
         user.role = role.value
         user.department_id = new_department_id
-        audit.record(session, actor=by.actor(), action="identity.user.role_change", target_type="user",
-                     target_id=user.username, detail={"before": before, "after": {"role": role.value,
-                                                                                  "department": dept}})
+        audit.record(
+            session,
+            actor=by.actor(),
+            action="identity.user.role_change",
+            target_type="user",
+            target_id=user.username,
+            detail={"before": before, "after": {"role": role.value, "department": dept}},
+        )
     if data.display_name is not None:
         user.display_name = data.display_name
     if data.password is not None:
         user.password_hash = hash_password(data.password)
-        audit.record(session, actor=by.actor(), action="identity.user.password_reset", target_type="user",
-                     target_id=user.username)
+        audit.record(
+            session,
+            actor=by.actor(),
+            action="identity.user.password_reset",
+            target_type="user",
+            target_id=user.username,
+        )
     if data.is_active is not None and data.is_active != user.is_active:
         if user.id == by.user_id:
             raise PermissionDenied(N_("You cannot deactivate yourself."))
         user.is_active = data.is_active
         if not data.is_active:
             session.execute(delete(LoginSession).where(LoginSession.user_id == user.id))
-        audit.record(session, actor=by.actor(), action="identity.user.activate" if data.is_active
-                     else "identity.user.deactivate", target_type="user", target_id=user.username)
+        audit.record(
+            session,
+            actor=by.actor(),
+            action="identity.user.activate" if data.is_active else "identity.user.deactivate",
+            target_type="user",
+            target_id=user.username,
+        )
     session.flush()
     session.expire(user, ["department"])
     return user
@@ -209,8 +235,9 @@ def update_user(session: Session, *, by: Principal, username: str, data: UserUpd
 # --- principals and login --------------------------------------------------------------------
 
 
-def principal_for(user: User, *, permissions: frozenset[str] | None = None, token_id: int | None = None,
-                  ip: str | None = None) -> Principal:
+def principal_for(
+    user: User, *, permissions: frozenset[str] | None = None, token_id: int | None = None, ip: str | None = None
+) -> Principal:
     """The Principal a user (or one of their tokens) acts as."""
     role = Role(user.role)
     return Principal(
@@ -253,18 +280,34 @@ def login(session: Session, *, username: str, password: str, ip: str | None) -> 
             user.locked_until = now + dt.timedelta(minutes=LOCK_MINUTES)
             user.failed_logins = 0
     if failure is not None or user is None:
-        audit.record(session, actor=actor, action="auth.login", outcome="failure",
-                     target_type="user", target_id=username[:100], detail={"reason": failure})
+        audit.record(
+            session,
+            actor=actor,
+            action="auth.login",
+            outcome="failure",
+            target_type="user",
+            target_id=username[:100],
+            detail={"reason": failure},
+        )
         return LoginResult(user=None, cookie=None, failure=failure)
     user.failed_logins = 0
     user.locked_until = None
     user.last_login_at = now
     cookie = secrets.token_urlsafe(32)
-    session.add(LoginSession(token_hash=token_digest(cookie), user_id=user.id,
-                             expires_at=now + dt.timedelta(hours=settings.session_hours)))
-    audit.record(session, actor=audit.Actor(label=user.username, user_id=user.id,
-                                            department_id=user.department_id, ip=ip),
-                 action="auth.login", target_type="user", target_id=user.username)
+    session.add(
+        LoginSession(
+            token_hash=token_digest(cookie),
+            user_id=user.id,
+            expires_at=now + dt.timedelta(hours=settings.session_hours),
+        )
+    )
+    audit.record(
+        session,
+        actor=audit.Actor(label=user.username, user_id=user.id, department_id=user.department_id, ip=ip),
+        action="auth.login",
+        target_type="user",
+        target_id=user.username,
+    )
     return LoginResult(user=user, cookie=cookie)
 
 
@@ -289,17 +332,29 @@ def principal_from_session(session: Session, *, cookie: str, ip: str | None) -> 
     return principal_for(user, ip=ip)
 
 
-def ensure_user(session: Session, *, username: str, display_name: str, password: str, role: Role,
-                department_code: str | None) -> User:
+def ensure_user(
+    session: Session, *, username: str, display_name: str, password: str, role: Role, department_code: str | None
+) -> User:
     """Create the user if missing (bootstrap and demo data); no audit actor exists yet."""
     user = session.scalars(select(User).where(User.username == username)).one_or_none()
     if user is not None:
         return user
     department_id = department_by_code(session, department_code).id if department_code else None
-    user = User(username=username, display_name=display_name, password_hash=hash_password(password),
-                role=role.value, department_id=department_id)
+    user = User(
+        username=username,
+        display_name=display_name,
+        password_hash=hash_password(password),
+        role=role.value,
+        department_id=department_id,
+    )
     session.add(user)
     session.flush()
-    audit.record(session, actor=audit.SYSTEM, action="identity.user.create", target_type="user",
-                 target_id=username, detail={"role": role.value, "department": department_code})
+    audit.record(
+        session,
+        actor=audit.SYSTEM,
+        action="identity.user.create",
+        target_type="user",
+        target_id=username,
+        detail={"role": role.value, "department": department_code},
+    )
     return user

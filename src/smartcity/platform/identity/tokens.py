@@ -58,8 +58,11 @@ def create_token(session: Session, *, by: Principal, data: TokenCreate) -> tuple
     allowed = REGISTRY.token_scopes_for_role(by.role)
     for index, scope in enumerate(data.scopes):
         if scope not in allowed:
-            raise InvalidInput(N_("Scope '{scope}' is unknown or cannot be delegated by your role."),
-                               field=f"scopes.{index}", scope=scope)
+            raise InvalidInput(
+                N_("Scope '{scope}' is unknown or cannot be delegated by your role."),
+                field=f"scopes.{index}",
+                scope=scope,
+            )
     key_id = secrets.token_hex(8)
     secret = secrets.token_urlsafe(32)
     token = ApiToken(
@@ -73,9 +76,14 @@ def create_token(session: Session, *, by: Principal, data: TokenCreate) -> tuple
     session.add(token)
     session.flush()
     session.refresh(token)
-    audit.record(session, actor=by.actor(), action="identity.token.create", target_type="api_token",
-                 target_id=key_id, detail={"name": data.name, "scopes": token.scopes,
-                                           "expires_at": token.expires_at})
+    audit.record(
+        session,
+        actor=by.actor(),
+        action="identity.token.create",
+        target_type="api_token",
+        target_id=key_id,
+        detail={"name": data.name, "scopes": token.scopes, "expires_at": token.expires_at},
+    )
     return token, f"{PREFIX}_{key_id}_{secret}"
 
 
@@ -86,8 +94,9 @@ def revoke_token(session: Session, *, by: Principal, token_id: int) -> ApiToken:
         raise NotFound(N_("No API token {token_id}."), token_id=token_id)
     if token.revoked_at is None:
         token.revoked_at = utcnow()
-        audit.record(session, actor=by.actor(), action="identity.token.revoke", target_type="api_token",
-                     target_id=token.key_id)
+        audit.record(
+            session, actor=by.actor(), action="identity.token.revoke", target_type="api_token", target_id=token.key_id
+        )
     return token
 
 
