@@ -100,7 +100,7 @@ def _search_text(entry: CatalogEntry, fields: Sequence[FieldSpec], department_na
 # --- reads -----------------------------------------------------------------------------------
 
 
-def readable(principal: Principal) -> Select[tuple[CatalogEntry]]:
+def readable(principal: Principal) -> Select[CatalogEntry]:
     """Catalogue metadata is visible to every signed-in user of the platform (the catalogue is for discovery)."""
     return select(CatalogEntry)
 
@@ -161,7 +161,7 @@ def get_entry(session: Session, *, by: Principal, code: str) -> CatalogEntry:
     return entry
 
 
-def search_statement(session: Session, by: Principal, flt: EntryFilter) -> Select[tuple[CatalogEntry]]:
+def search_statement(session: Session, by: Principal, flt: EntryFilter) -> Select[CatalogEntry]:
     """The query behind a search: every term must occur; name matches rank first."""
     stmt = readable(by)
     terms = [t.lower() for t in (flt.q or "").split()][:MAX_QUERY_TERMS]

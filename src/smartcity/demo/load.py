@@ -58,7 +58,7 @@ def load_departments(session: Session, by: Principal) -> int:
                 code=seed.code,
                 name=seed.name,
                 short_name=seed.short_name,
-                kind=seed.kind,  # type: ignore[arg-type]
+                kind=seed.kind,
                 division_code=seed.division_code,
             ),
         )

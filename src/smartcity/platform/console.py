@@ -24,15 +24,16 @@ DISPLAY_TZ = ZoneInfo("Asia/Shanghai")
 ContextProcessor = Callable[[Request], dict[str, Any]]
 FLASH_COOKIE = "sc_flash"
 
-_loader = ChoiceLoader([])
+_template_dirs: list[FileSystemLoader] = []
+_loader = ChoiceLoader(_template_dirs)
 environment = Environment(loader=_loader, autoescape=select_autoescape(["html"]), trim_blocks=True, lstrip_blocks=True)
 _processors: list[ContextProcessor] = []
 
 
 def add_template_dir(path: str) -> None:
     """Make templates under `path` available (each module adds its own `templates/`)."""
-    if not any(isinstance(x, FileSystemLoader) and path in x.searchpath for x in _loader.loaders):
-        _loader.loaders.append(FileSystemLoader(path))
+    if not any(path in loader.searchpath for loader in _template_dirs):
+        _template_dirs.append(FileSystemLoader(path))
 
 
 def add_context_processor(processor: ContextProcessor) -> None:

@@ -45,7 +45,7 @@ class Page(BaseModel, Generic[T]):
     pages: int
 
 
-def fetch_page(session: Session, stmt: Select[tuple[T]], params: PageParams) -> tuple[list[T], int]:
+def fetch_page(session: Session, stmt: Select[T], params: PageParams) -> tuple[list[T], int]:
     """The rows of `stmt` on the requested page, and the total row count."""
     total = session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery())) or 0
     rows = list(session.scalars(stmt.limit(params.page_size).offset(params.offset)))

@@ -112,7 +112,7 @@ def unguarded_routes(routers: Iterable[APIRouter]) -> list[str]:
     problems = []
     for route in api_routes(routers):
         rules = route_rules(route.dependant)
-        label = f"{','.join(sorted(route.methods))} {route.path}"
+        label = f"{','.join(sorted(route.methods or ()))} {route.path}"
         if len(rules) != 1:
             problems.append(f"{label}: {len(rules)} permission rules")
         elif not rules[0].public and rules[0].permission not in REGISTRY.permissions:

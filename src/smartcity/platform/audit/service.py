@@ -172,7 +172,7 @@ class AuditFilter:
     until: dt.datetime | None = None
 
 
-def _filtered(flt: AuditFilter) -> Select[tuple[AuditEntry]]:
+def _filtered(flt: AuditFilter) -> Select[AuditEntry]:
     stmt = select(AuditEntry)
     if flt.action:
         stmt = stmt.where(AuditEntry.action.startswith(flt.action, autoescape=True))

@@ -37,7 +37,7 @@ router = APIRouter(prefix="/api/v1", tags=["identity"])
 Paging = Annotated[PageParams, Depends(page_params)]
 
 
-def _page(items: list, total: int, params: PageParams) -> dict:  # type: ignore[type-arg]
+def _page(items: list, total: int, params: PageParams) -> dict:
     return {
         "items": items,
         "total": total,
@@ -67,7 +67,7 @@ def list_departments(
     params: Paging,
     q: Annotated[str | None, Query(max_length=50)] = None,
     kind: DepartmentKind | None = None,
-) -> dict:  # type: ignore[type-arg]
+) -> dict:
     """Departments and town offices, filtered by name fragment and kind."""
     items, total = identity.list_departments(session, q=q, kind=kind, params=params)
     return _page([DepartmentRead.model_validate(d) for d in items], total, params)
@@ -95,7 +95,7 @@ def create_department(
 
 
 @router.get("/users", response_model=Page[UserRead])
-def list_users(session: DbSession, principal: Annotated[Principal, Depends(api(USER_READ))], params: Paging) -> dict:  # type: ignore[type-arg]
+def list_users(session: DbSession, principal: Annotated[Principal, Depends(api(USER_READ))], params: Paging) -> dict:
     """Users the caller may see."""
     items, total = identity.list_users(session, by=principal, params=params)
     return _page([identity.user_read(u) for u in items], total, params)
@@ -128,7 +128,7 @@ def update_user(
 @router.get("/tokens", response_model=Page[TokenRead])
 def list_tokens(
     session: DbSession, principal: Annotated[Principal, Depends(api(TOKEN_MANAGE))], params: Paging
-) -> dict:  # type: ignore[type-arg]
+) -> dict:
     """API tokens of the caller's department (all, for platform admins)."""
     items, total = tokens.list_tokens(session, by=principal, params=params)
     return _page([tokens.token_read(t) for t in items], total, params)

@@ -66,7 +66,7 @@ class ApiRule(RouteRule):
     """An API route that needs a bearer token holding `permission`."""
 
     def __init__(self, permission: str) -> None:
-        self.permission = permission
+        self.permission: str = permission
 
     def __call__(self, request: Request, session: DbSession, credentials: Credentials) -> Principal:
         principal = bearer_principal(session, request, credentials)
@@ -79,7 +79,7 @@ class PageRule(RouteRule):
     """A console page that needs a signed-in user holding `permission`; unsafe methods need CSRF."""
 
     def __init__(self, permission: str) -> None:
-        self.permission = permission
+        self.permission: str = permission
 
     async def __call__(self, request: Request, session: DbSession) -> Principal:
         cookie = request.cookies.get(SESSION_COOKIE)

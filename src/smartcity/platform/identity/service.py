@@ -118,7 +118,7 @@ def user_read(user: User) -> UserRead:
     )
 
 
-def readable_users(principal: Principal) -> Select[tuple[User]]:
+def readable_users(principal: Principal) -> Select[User]:
     """Users the caller may see: all for platform admins and auditors, own department otherwise."""
     stmt = select(User)
     if principal.role in (Role.PLATFORM_ADMIN, Role.AUDITOR):

@@ -40,7 +40,7 @@ def token_read(token: ApiToken) -> TokenRead:
     )
 
 
-def readable_tokens(principal: Principal) -> Select[tuple[ApiToken]]:
+def readable_tokens(principal: Principal) -> Select[ApiToken]:
     """Tokens the caller may see: all for platform admins, their department's otherwise."""
     stmt = select(ApiToken).join(User, User.id == ApiToken.user_id)
     if principal.is_platform_admin:
