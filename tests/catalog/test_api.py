@@ -184,3 +184,12 @@ def test_problem_detail_follows_accept_language(client: TestClient, db: Session,
     ).json()
     assert en["detail"] == "The entry code '330281-GAJ-00001' is already in use."
     assert zh["detail"] != en["detail"] and "330281-GAJ-00001" in zh["detail"]
+
+
+def test_nul_characters_are_refused_at_the_edge(client: TestClient, db: Session, admin_token: str) -> None:
+    body = client.post("/api/v1/catalog/entries", json=entry_payload(department="\x00"), headers=auth(admin_token))
+    assert_problem(body, 422)
+    assert "U+0000" in body.json()["detail"]
+    query = client.get("/api/v1/catalog/entries", params={"q": "人口\x00"}, headers=auth(admin_token))
+    assert_problem(query, 422)
+    assert entry_count(db) == 0

@@ -33,6 +33,7 @@ DEPARTMENT_USERS = (
 
 @dataclass(frozen=True)
 class DemoSummary:
+    scale: str
     departments: int
     users: int
     entries_created: int
@@ -40,7 +41,7 @@ class DemoSummary:
 
     def __str__(self) -> str:
         return (
-            f"demo data: {self.departments} departments, {self.users} users, "
+            f"demo data ({self.scale}): {self.departments} departments, {self.users} users, "
             f"{self.entries_created} catalogue entries created ({self.entries_total} in the seed)"
         )
 
@@ -113,7 +114,11 @@ def load_catalogue(session: Session, by: Principal) -> int:
 
 
 def load_demo(*, scale: str = "small") -> DemoSummary:
-    """Load everything in one transaction; running it again adds only what is missing."""
+    """Load everything in one transaction; running it again adds only what is missing.
+
+    The seed catalogue already has the plan's full size (the plan counts 209 entries), so both scales load
+    all of it; `scale` sets the volume of the record-level demo data that later modules generate.
+    """
     with unit_of_work() as session:
         bootstrap = Principal(
             user_id=0,
@@ -128,6 +133,6 @@ def load_demo(*, scale: str = "small") -> DemoSummary:
         users = load_users(session)
         admin = identity.principal_for(identity.get_user(session, by=bootstrap, username="admin"))
         created = load_catalogue(session, admin)
-    # The seed catalogue is already the plan's full scale (209 entries); `scale` is for later modules.
-    del scale
-    return DemoSummary(departments=departments, users=users, entries_created=created, entries_total=len(ENTRIES))
+    return DemoSummary(
+        scale=scale, departments=departments, users=users, entries_created=created, entries_total=len(ENTRIES)
+    )

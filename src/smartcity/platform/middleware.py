@@ -36,8 +36,15 @@ class LocaleMiddleware:
         await self.app(scope, receive, send)
 
 
+NUL_MARKERS = (b"\x00", b"\\u0000", b"%00")
+
+
 class BodyLimitMiddleware:
-    """Refuses JSON and form bodies over `max_bytes` with 413 problem+json before any handler runs."""
+    """Refuses JSON and form bodies over `max_bytes` (413), and NUL characters anywhere in a request (422).
+
+    PostgreSQL text cannot hold NUL, and no field of the platform needs it, so it is refused at the edge
+    rather than failing deep inside a query.
+    """
 
     def __init__(self, app: ASGIApp, max_bytes: int) -> None:
         self.app = app
@@ -48,6 +55,9 @@ class BodyLimitMiddleware:
             await self.app(scope, receive, send)
             return
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+        if "\x00" in scope.get("path", "") or b"%00" in scope.get("query_string", b""):
+            await self._refuse_nul(scope, send)
+            return
         content_type = headers.get("content-type", "application/json").lower()
         if not any(kind in content_type for kind in LIMITED_TYPES):
             await self.app(scope, receive, send)
@@ -72,35 +82,31 @@ class BodyLimitMiddleware:
                 return
             body.append(chunk)
             more = message.get("more_body", False)
-        await self.app(
-            scope, _replay([{"type": "http.request", "body": b"".join(body), "more_body": False}], receive), send
-        )
+        whole = b"".join(body)
+        if any(marker in whole for marker in NUL_MARKERS):
+            await self._refuse_nul(scope, send)
+            return
+        await self.app(scope, _replay([{"type": "http.request", "body": whole, "more_body": False}], receive), send)
 
     async def _refuse(self, scope: Scope, send: Send) -> None:
         locale = str(scope.get("state", {}).get("locale", "zh_CN"))
-        body = json.dumps(
-            {
-                "type": problem_type_uri("payload-too-large"),
-                "title": gettext(locale, "Payload too large"),
-                "status": 413,
-                "detail": gettext(locale, "The request body exceeds the limit of {limit} bytes.").format(
-                    limit=self.max_bytes
-                ),
-                "instance": scope.get("path", ""),
-            },
-            ensure_ascii=False,
-        ).encode("utf-8")
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 413,
-                "headers": [
-                    (b"content-type", PROBLEM_MEDIA_TYPE.encode()),
-                    (b"content-length", str(len(body)).encode()),
-                ],
-            }
-        )
-        await send({"type": "http.response.body", "body": body})
+        detail = gettext(locale, "The request body exceeds the limit of {limit} bytes.").format(limit=self.max_bytes)
+        await _send_problem(send, scope, 413, "payload-too-large", gettext(locale, "Payload too large"), detail)
+
+    async def _refuse_nul(self, scope: Scope, send: Send) -> None:
+        locale = str(scope.get("state", {}).get("locale", "zh_CN"))
+        detail = gettext(locale, "The request contains a NUL character (U+0000), which no field accepts.")
+        await _send_problem(send, scope, 422, "invalid-input", gettext(locale, "Invalid input"), detail)
+
+
+async def _send_problem(send: Send, scope: Scope, status: int, slug: str, title: str, detail: str) -> None:
+    body = json.dumps(
+        {"type": problem_type_uri(slug), "title": title, "status": status, "detail": detail, "instance": scope["path"]},
+        ensure_ascii=False,
+    ).encode("utf-8")
+    headers = [(b"content-type", PROBLEM_MEDIA_TYPE.encode()), (b"content-length", str(len(body)).encode())]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
 
 
 def _replay(messages: list[Message], then: Receive | None = None) -> Receive:

@@ -293,6 +293,7 @@ def login(session: Session, *, username: str, password: str, ip: str | None) -> 
     user.failed_logins = 0
     user.locked_until = None
     user.last_login_at = now
+    session.execute(delete(LoginSession).where(LoginSession.user_id == user.id, LoginSession.expires_at <= now))
     cookie = secrets.token_urlsafe(32)
     session.add(
         LoginSession(
