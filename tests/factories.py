@@ -46,7 +46,7 @@ def make_department(
         session,
         by=root(),
         data=DepartmentCreate(code=code, name=name, short_name=short_name or name.removeprefix("余姚"), kind=kind),
-    )  # type: ignore[arg-type]
+    )
 
 
 def make_user(

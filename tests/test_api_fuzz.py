@@ -24,9 +24,12 @@ def admin_token(db: Session) -> str:
 
 
 @schema.parametrize()
-@settings(max_examples=12, deadline=None, derandomize=True,
-          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow,
-                                 HealthCheck.filter_too_much])
+@settings(
+    max_examples=12,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow, HealthCheck.filter_too_much],
+)
 def test_no_server_error_on_any_input(case: schemathesis.Case, admin_token: str) -> None:
     response = case.call(headers={"Authorization": f"Bearer {admin_token}"})
     case.validate_response(response, checks=[not_a_server_error])

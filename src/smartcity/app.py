@@ -48,6 +48,12 @@ def module_routers(modules: tuple[Module, ...]) -> list[APIRouter]:
     return [r for m in modules for r in (m.api, m.pages) if r is not None]
 
 
+def declare_permissions(modules: tuple[Module, ...] = MODULES) -> None:
+    """Register every module's permissions (the app and the CLI both need them)."""
+    for module in modules:
+        REGISTRY.declare(module.permissions)
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the app from MODULES; refuses to start if any route lacks a permission rule."""
     settings = settings or get_settings()
@@ -59,8 +65,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         "Errors are RFC 9457 problem+json.",
     )
     app.state.modules = MODULES
+    declare_permissions()
     for module in MODULES:
-        REGISTRY.declare(module.permissions)
         for folder in module.template_dirs:
             add_template_dir(folder)
         if module.api is not None:

@@ -21,8 +21,9 @@ console = Console()
 
 
 def _register_module_commands() -> None:
-    from smartcity.app import MODULES
+    from smartcity.app import MODULES, declare_permissions
 
+    declare_permissions()
     for module in MODULES:
         if module.cli is not None:
             app.add_typer(module.cli, name=module.name)
@@ -49,7 +50,7 @@ def demo_load(
         console.print(f"--scale must be 'small' or 'full', not '{scale}'", style="red")
         raise typer.Exit(code=2)
     summary = load_demo(scale=scale)
-    console.print(summary)
+    console.print(str(summary))
 
 
 @user_app.command("create")
@@ -114,3 +115,7 @@ def serve(
 
 
 _register_module_commands()
+
+
+if __name__ == "__main__":
+    app()

@@ -115,3 +115,31 @@ def test_other_departments_entry_shows_no_edit_link(client: TestClient, db: Sess
     assert "/catalog/330281-MZJ-00001/edit" not in client.get("/catalog/330281-MZJ-00001").text
     response = client.get("/catalog/330281-MZJ-00001/edit", follow_redirects=False)
     assert response.status_code == 303
+
+
+def test_validation_messages_are_in_the_users_language(admin_client: TestClient, db: Session) -> None:
+    page = admin_client.get("/catalog/new")
+    response = admin_client.post("/catalog/new", data=form(csrf(page.text), **{"fields-0-name": "Bad Name"}))
+    assert response.status_code == 422
+    assert "须符合格式" in response.text and "String should match" not in response.text
+    duplicate = admin_client.post("/catalog/new", data=form(csrf(page.text), **{"fields-1-name": "resident_id"}))
+    assert "（第 1 项已使用）" in duplicate.text
+
+
+def test_language_link_keeps_the_search(admin_client: TestClient) -> None:
+    html = admin_client.get("/catalog", params={"q": "人口"}).text
+    link = re.search(r"href=\"(/lang/en[^\"]*)\"", html)
+    assert link and link.group(1) == "/lang/en?next=/catalog%3Fq%3D%25E4%25BA%25BA%25E5%258F%25A3", link
+    switched = admin_client.get(link.group(1), follow_redirects=False)
+    assert switched.headers["location"] == "/catalog?q=%E4%BA%BA%E5%8F%A3"  # the search, 人口, survives
+
+
+def test_dcat_downloads_from_the_console(client: TestClient, db: Session) -> None:
+    sign_in(client, db, "gaj_staff", Role.DEPT_STAFF)
+    make_entry(db)
+    assert 'href="/catalog/dcat"' in client.get("/catalog").text
+    whole = client.get("/catalog/dcat")
+    assert whole.status_code == 200 and whole.headers["content-type"].startswith("application/ld+json")
+    assert whole.json()["dcat:dataset"][0]["dct:identifier"] == "330281-GAJ-00001"
+    one = client.get("/catalog/330281-GAJ-00001/dcat")
+    assert 'filename="330281-GAJ-00001.jsonld"' in one.headers["content-disposition"]

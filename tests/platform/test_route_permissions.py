@@ -84,6 +84,8 @@ ROUTES: dict[tuple[str, str], str] = {
     ("GET", "/api/v1/catalog/entries/{code}/versions/{version}"): "catalog.read",
     ("GET", "/api/v1/catalog/entries/{code}/dcat"): "catalog.read",
     ("GET", "/catalog"): "catalog.read",
+    ("GET", "/catalog/dcat"): "catalog.read",
+    ("GET", "/catalog/{code}/dcat"): "catalog.read",
     ("GET", "/catalog/new"): "catalog.write",
     ("POST", "/catalog/new"): "catalog.write",
     ("GET", "/catalog/{code}"): "catalog.read",

@@ -21,7 +21,6 @@ from smartcity.platform.paging import Page, PageParams, page_count, page_params
 router = APIRouter(prefix="/api/v1/catalog", tags=["catalog"])
 Reader = Annotated[Principal, Depends(api(CATALOG_READ))]
 Writer = Annotated[Principal, Depends(api(CATALOG_WRITE))]
-JSON_LD = "application/ld+json"
 
 
 @router.get("/entries", response_model=Page[EntrySummary])
@@ -59,8 +58,8 @@ def create_entry(session: DbSession, principal: Writer, data: EntryCreate, respo
 def catalogue_dcat(session: DbSession, principal: Reader, request: Request) -> JSONResponse:
     """The whole catalogue as a DCAT dcat:Catalog (JSON-LD)."""
     entries = catalog.all_entries(session, by=principal)
-    document = dcat.catalogue_document(entries, str(request.base_url), "余姚市政务信息资源目录")
-    return JSONResponse(document, media_type=JSON_LD)
+    document = dcat.catalogue_document(entries, str(request.base_url), dcat.CATALOGUE_TITLE)
+    return JSONResponse(document, media_type=dcat.JSON_LD)
 
 
 @router.get("/entries/{code}", response_model=EntryRead)
@@ -91,4 +90,4 @@ def get_version(session: DbSession, principal: Reader, code: str, version: int) 
 def entry_dcat(session: DbSession, principal: Reader, code: str, request: Request) -> JSONResponse:
     """One entry as a DCAT dcat:Dataset (JSON-LD)."""
     entry = catalog.entry_read(session, catalog.get_entry(session, by=principal, code=code))
-    return JSONResponse(dcat.entry_document(entry, str(request.base_url)), media_type=JSON_LD)
+    return JSONResponse(dcat.entry_document(entry, str(request.base_url)), media_type=dcat.JSON_LD)

@@ -12,6 +12,8 @@ from typing import Any
 from smartcity.catalog.schemas import EntryRead
 from smartcity.catalog.vocab import FieldType, OpenType, SharingType, UpdateCycle
 
+JSON_LD = "application/ld+json"
+CATALOGUE_TITLE = "余姚市政务信息资源目录"
 EU = "http://publications.europa.eu/resource/authority"
 CONTEXT: dict[str, Any] = {
     "dcat": "http://www.w3.org/ns/dcat#",

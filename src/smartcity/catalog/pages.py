@@ -6,9 +6,10 @@ from typing import Annotated, Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Query, Request
-from fastapi.responses import HTMLResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 from pydantic import ValidationError
 
+from smartcity.catalog import dcat
 from smartcity.catalog import service as catalog
 from smartcity.catalog.forms import entry_payload
 from smartcity.catalog.permissions import CATALOG_READ, CATALOG_WRITE
@@ -101,6 +102,21 @@ def _blank_form() -> dict[str, Any]:
     }
 
 
+@router.get("/dcat")
+def catalogue_dcat(request: Request, session: DbSession, principal: Reader) -> Response:
+    """The whole catalogue as DCAT JSON-LD, downloaded from the console."""
+    document = dcat.catalogue_document(
+        catalog.all_entries(session, by=principal), str(request.base_url), dcat.CATALOGUE_TITLE
+    )
+    return _json_ld(document, "catalogue.jsonld")
+
+
+def _json_ld(document: dict[str, Any], filename: str) -> Response:
+    return JSONResponse(
+        document, media_type=dcat.JSON_LD, headers={"Content-Disposition": f'attachment; filename="{filename}"'}
+    )
+
+
 @router.get("/new", response_class=HTMLResponse)
 def new_entry_form(request: Request, session: DbSession, principal: Writer) -> Response:
     """The form to publish an entry."""
@@ -142,6 +158,13 @@ def entry_detail(request: Request, session: DbSession, principal: Reader, code: 
         "catalog/detail.html",
         {"entry": entry, "versions": versions, "labels": LABELS, "can_edit": catalog.can_edit(principal, model)},
     )
+
+
+@router.get("/{code}/dcat")
+def entry_dcat(request: Request, session: DbSession, principal: Reader, code: str) -> Response:
+    """One entry as DCAT JSON-LD, downloaded from the console."""
+    entry = catalog.entry_read(session, catalog.get_entry(session, by=principal, code=code))
+    return _json_ld(dcat.entry_document(entry, str(request.base_url)), f"{code}.jsonld")
 
 
 @router.get("/{code}/versions/{version}", response_class=HTMLResponse)

@@ -54,7 +54,7 @@ def check_fields(fields: Sequence[FieldSpec], *, path: str = "fields") -> None:
                 N_("Field name '{name}' is used twice (also at position {first})."),
                 field=f"{path}.{index}.name",
                 name=spec.name,
-                first=seen[spec.name],
+                first=seen[spec.name] + 1,
             )
         seen[spec.name] = index
         if spec.key and not spec.required:

@@ -16,7 +16,7 @@ from pydantic import ValidationError
 
 from smartcity.config import get_settings
 from smartcity.platform.csrf import csrf_token
-from smartcity.platform.errors import DomainError, request_locale
+from smartcity.platform.errors import DomainError, request_locale, validation_problems
 from smartcity.platform.i18n import translator
 from smartcity.platform.identity.deps import ANON_COOKIE, CSRF_FIELD, csrf_binding
 
@@ -89,10 +89,10 @@ def redirect(url: str, *, flash: str | None = None) -> RedirectResponse:
 
 
 def form_errors(exc: ValidationError | DomainError, locale: str) -> dict[str, str]:
-    """Field path → message, for showing beside a form's inputs."""
+    """Field path → message in `locale`, for showing beside a form's inputs."""
     if isinstance(exc, DomainError):
         return {exc.field or "_form": exc.localised_detail(locale)}
     errors: dict[str, str] = {}
-    for error in exc.errors():
-        errors.setdefault(".".join(str(p) for p in error["loc"]) or "_form", str(error["msg"]))
+    for problem in validation_problems(exc.errors(), locale):
+        errors.setdefault(problem.field if problem.field != "body" else "_form", problem.message)
     return errors

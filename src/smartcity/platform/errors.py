@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -136,13 +136,48 @@ def _field_path(loc: tuple[Any, ...] | list[Any]) -> str:
     return ".".join(parts) or "body"
 
 
-def validation_problems(exc: RequestValidationError) -> list[FieldProblem]:
-    """Pydantic's errors as (field path, message) pairs."""
-    problems = []
-    for error in exc.errors():
-        message = str(error.get("msg", "invalid"))
-        problems.append(FieldProblem(field=_field_path(error.get("loc", ())), message=message))
-    return problems
+# Pydantic error types and the rule each one names, as message ids filled from the error's context.
+RULE_MESSAGES: dict[str, str] = {
+    "missing": N_("This field is required."),
+    "string_too_short": N_("Must be at least {min_length} characters."),
+    "string_too_long": N_("Must be at most {max_length} characters."),
+    "string_pattern_mismatch": N_("Must match the pattern {pattern}."),
+    "string_type": N_("Must be text."),
+    "too_short": N_("Must have at least {min_length} items."),
+    "too_long": N_("Must have at most {max_length} items."),
+    "enum": N_("Must be one of: {expected}."),
+    "literal_error": N_("Must be one of: {expected}."),
+    "extra_forbidden": N_("Unknown field."),
+    "int_parsing": N_("Must be a whole number."),
+    "int_type": N_("Must be a whole number."),
+    "bool_parsing": N_("Must be true or false."),
+    "bool_type": N_("Must be true or false."),
+    "greater_than_equal": N_("Must be at least {ge}."),
+    "less_than_equal": N_("Must be at most {le}."),
+    "datetime_parsing": N_("Must be a date and time (ISO 8601)."),
+    "datetime_from_date_parsing": N_("Must be a date and time (ISO 8601)."),
+    "json_invalid": N_("The body is not valid JSON."),
+    "list_type": N_("Must be a list."),
+    "model_attributes_type": N_("Must be an object."),
+    "dict_type": N_("Must be an object."),
+}
+
+
+def rule_message(error: Mapping[str, Any], locale: str) -> str:
+    """One Pydantic error as a sentence in `locale` naming the rule; unknown types keep Pydantic's text."""
+    template = RULE_MESSAGES.get(str(error.get("type", "")))
+    if template is None:
+        return str(error.get("msg", "invalid"))
+    context = {key: str(value) for key, value in (error.get("ctx") or {}).items()}
+    try:
+        return gettext(locale, template).format(**context)
+    except (KeyError, IndexError):
+        return str(error.get("msg", "invalid"))
+
+
+def validation_problems(errors: Sequence[Mapping[str, Any]], locale: str) -> list[FieldProblem]:
+    """Pydantic's errors as (field path, message in `locale`) pairs."""
+    return [FieldProblem(field=_field_path(e.get("loc", ())), message=rule_message(e, locale)) for e in errors]
 
 
 HtmlRenderer = Callable[[Request, int, str, str], Response]
@@ -183,7 +218,7 @@ def install_error_handlers(app: FastAPI, html: HtmlRenderer) -> None:
     async def validation_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, RequestValidationError)
         locale = request_locale(request)
-        problems = validation_problems(exc)
+        problems = validation_problems(exc.errors(), locale)
         first = problems[0] if problems else FieldProblem("body", "invalid")
         detail = gettext(locale, "Field '{field}': {message}").format(field=first.field, message=first.message)
         return render(request, 422, "validation-failed", gettext(locale, "Validation failed"), detail, problems)
