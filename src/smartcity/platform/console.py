@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import secrets
 from collections.abc import Callable
 from typing import Any
@@ -47,7 +48,13 @@ def local_time(value: dt.datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
     return "" if value is None else value.astimezone(DISPLAY_TZ).strftime(fmt)
 
 
+def readable_json(value: object) -> str:
+    """Compact JSON that keeps Chinese characters readable (Jinja's tojson escapes them)."""
+    return json.dumps(value, ensure_ascii=False, separators=(", ", ": "), default=str)
+
+
 environment.filters["local_time"] = local_time
+environment.filters["readable_json"] = readable_json
 
 
 def render(request: Request, name: str, context: dict[str, Any] | None = None, status_code: int = 200) -> HTMLResponse:
