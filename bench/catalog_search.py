@@ -13,7 +13,6 @@ import statistics
 import sys
 import tempfile
 import time
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -176,19 +175,8 @@ def fresh_store(store: str, pg_url: str) -> Iterator[Engine]:
             finally:
                 engine.dispose()
         return
-    schema = f"bench_{uuid.uuid4().hex[:10]}"
-    admin = dbmod.build_engine(pg_url)
-    with admin.begin() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    separator = "&" if "?" in pg_url else "?"
-    engine = dbmod.build_engine(f"{pg_url}{separator}options=-csearch_path%3D{schema}")
-    try:
+    with dbmod.scratch_postgres_schema(pg_url, prefix="bench") as engine:
         yield engine
-    finally:
-        engine.dispose()
-        with admin.begin() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
 
 
 def bench_principal(username: str, role: Role, department: str | None) -> Principal:

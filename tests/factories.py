@@ -21,15 +21,7 @@ PASSWORD = "correct-horse-battery"
 
 def root() -> Principal:
     """A platform-admin principal without a user row, for setting up data."""
-    return Principal(
-        user_id=0,
-        username="test-root",
-        display_name="test root",
-        role=Role.PLATFORM_ADMIN,
-        department_id=None,
-        department_code=None,
-        permissions=REGISTRY.for_role(Role.PLATFORM_ADMIN),
-    )
+    return identity.system_principal("test-root")
 
 
 def make_department(

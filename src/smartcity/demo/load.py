@@ -120,15 +120,7 @@ def load_demo(*, scale: str = "small") -> DemoSummary:
     all of it; `scale` sets the volume of the record-level demo data that later modules generate.
     """
     with unit_of_work() as session:
-        bootstrap = Principal(
-            user_id=0,
-            username="demo-loader",
-            display_name="demo loader",
-            role=Role.PLATFORM_ADMIN,
-            department_id=None,
-            department_code=None,
-            permissions=frozenset({"identity.department.manage"}),
-        )
+        bootstrap = identity.system_principal("demo-loader")
         departments = load_departments(session, bootstrap)
         users = load_users(session)
         admin = identity.principal_for(identity.get_user(session, by=bootstrap, username="admin"))

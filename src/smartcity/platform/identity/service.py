@@ -253,6 +253,19 @@ def principal_for(
     )
 
 
+def system_principal(label: str) -> Principal:
+    """A platform-admin principal with no user row, for bootstrap jobs (demo loading, fixtures)."""
+    return Principal(
+        user_id=0,
+        username=label,
+        display_name=label,
+        role=Role.PLATFORM_ADMIN,
+        department_id=None,
+        department_code=None,
+        permissions=REGISTRY.for_role(Role.PLATFORM_ADMIN),
+    )
+
+
 @dataclass(frozen=True)
 class LoginResult:
     """A successful login carries the user and the cookie value; a failed one says why."""
