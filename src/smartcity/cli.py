@@ -75,6 +75,9 @@ def user_create(
             username=username, display_name=name, password=password, role=Role(role), department=department
         )
         with unit_of_work() as session:
+            if identity.user_exists(session, data.username):
+                console.print(f"username: '{data.username}' is taken", style="red")
+                raise typer.Exit(code=2)
             identity.ensure_user(
                 session,
                 username=data.username,

@@ -70,3 +70,28 @@ def test_command_line_bootstrap_as_make_run_does_it(tmp_path: Path) -> None:
     assert created and int(created.group(1)) >= 200
     assert "0 catalogue entries created" in smartcity("demo", "load")
     assert "intact" in smartcity("audit", "verify")
+
+
+def test_user_create_refuses_a_taken_username(tmp_path: Path) -> None:
+    env = {**os.environ, "SMARTCITY_DATABASE_URL": f"sqlite:///{tmp_path / 'users.db'}"}
+    cli = [sys.executable, "-m", "smartcity.cli"]
+    subprocess.run([*cli, "db", "upgrade"], env=env, cwd=ROOT, check=True, capture_output=True, timeout=120)
+    create = [*cli, "user", "create", "ops_admin", "--role", "platform_admin", "--name", "运维管理员"]
+    first = subprocess.run(
+        create, env=env, cwd=ROOT, input="long-enough-password\n", capture_output=True, text=True, timeout=120
+    )
+    assert first.returncode == 0, first.stdout + first.stderr
+    again = subprocess.run(
+        create, env=env, cwd=ROOT, input="long-enough-password\n", capture_output=True, text=True, timeout=120
+    )
+    assert again.returncode == 2 and "taken" in again.stdout
+    weak = subprocess.run(
+        [*cli, "user", "create", "weak", "--role", "auditor", "--name", "x"],
+        env=env,
+        cwd=ROOT,
+        input="short\n",
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert weak.returncode == 2 and "password" in weak.stdout

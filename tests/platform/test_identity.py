@@ -203,3 +203,18 @@ def test_duplicate_department_is_409_and_not_written(client: TestClient, db: Ses
     )
     assert response.status_code == 409 and response.json()["errors"][0]["field"] == "code"
     assert db.scalar(select(func.count()).select_from(User)) == before
+
+
+def test_token_form_shows_the_secret_once_and_names_bad_scopes(client: TestClient, db: Session) -> None:
+    make_department(db)
+    make_user(db, "gaj_admin", Role.DEPT_ADMIN, "GAJ")
+    cookie = identity.login(db, username="gaj_admin", password=PASSWORD, ip=None).cookie or ""
+    client.cookies.set("sc_session", cookie)
+    token = csrf_from(client.get("/admin/tokens").text)
+    bad = client.post("/admin/tokens", data={"csrf_token": token, "name": "ERP", "scopes": ["audit.read"]})
+    assert bad.status_code == 422 and 'data-field="scopes.0"' in bad.text
+    assert db.scalar(select(func.count()).select_from(ApiToken)) == 0
+    good = client.post("/admin/tokens", data={"csrf_token": token, "name": "ERP", "scopes": ["catalog.read"]})
+    secret = re.search(r'<p class="secret">(sct_[^<]+)</p>', good.text)
+    assert secret and client.get("/api/v1/catalog/entries", headers=auth(secret.group(1))).status_code == 200
+    assert "sct_" not in client.get("/admin/tokens").text

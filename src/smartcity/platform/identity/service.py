@@ -156,7 +156,7 @@ def _check_role_assignment(session: Session, by: Principal, role: Role, departme
 def create_user(session: Session, *, by: Principal, data: UserCreate) -> User:
     """Create a user; department admins may create department users of their own department only."""
     department_id = _check_role_assignment(session, by, data.role, data.department)
-    if session.scalars(select(User.id).where(User.username == data.username)).first() is not None:
+    if user_exists(session, data.username):
         raise Conflict(N_("The username '{username}' is taken."), field="username", username=data.username)
     user = User(
         username=data.username,
@@ -344,6 +344,11 @@ def principal_from_session(session: Session, *, cookie: str, ip: str | None) -> 
     if login_session.expires_at <= utcnow() or not user.is_active:
         return None
     return principal_for(user, ip=ip)
+
+
+def user_exists(session: Session, username: str) -> bool:
+    """Whether a user with `username` exists."""
+    return session.scalars(select(User.id).where(User.username == username)).first() is not None
 
 
 def ensure_user(
