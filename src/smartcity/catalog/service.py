@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import Select, and_, case, select
@@ -105,8 +105,9 @@ def readable(principal: Principal) -> Select[CatalogEntry]:
     return select(CatalogEntry)
 
 
-def _department_refs(session: Session) -> dict[int, DepartmentRef]:
-    return {d.id: DepartmentRef(code=d.code, name=d.name) for d in identity.all_departments(session)}
+def _department_refs(session: Session, ids: Collection[int]) -> dict[int, DepartmentRef]:
+    """Code and name of the departments an answer names (not every department of the city)."""
+    return {i: DepartmentRef(code=d.code, name=d.name) for i, d in identity.departments_by_id(session, ids).items()}
 
 
 def _summary(entry: CatalogEntry, fields: list[dict[str, object]], dept: DepartmentRef) -> EntrySummary:
@@ -148,7 +149,7 @@ def _entry_read(entry: CatalogEntry, departments: dict[int, DepartmentRef]) -> E
 
 def entry_read(session: Session, entry: CatalogEntry) -> EntryRead:
     """The full view of an entry with its current schema."""
-    return _entry_read(entry, _department_refs(session))
+    return _entry_read(entry, _department_refs(session, [entry.department_id]))
 
 
 def get_entry(session: Session, *, by: Principal, code: str) -> CatalogEntry:
@@ -193,7 +194,7 @@ def search_entries(
     entries, total = fetch_page(
         session, search_statement(session, by, flt).options(selectinload(CatalogEntry.versions)), params
     )
-    departments = _department_refs(session)
+    departments = _department_refs(session, [e.department_id for e in entries])
     return [_summary(e, _current_fields(e), departments[e.department_id]) for e in entries], total
 
 
@@ -225,8 +226,10 @@ def _version_read(entry: CatalogEntry, version: CatalogEntryVersion) -> VersionR
 
 def all_entries(session: Session, *, by: Principal) -> list[EntryRead]:
     """Every entry the caller can see, with current schemas (for catalogue exports)."""
-    entries = session.scalars(readable(by).order_by(CatalogEntry.code).options(selectinload(CatalogEntry.versions)))
-    departments = _department_refs(session)
+    entries = list(
+        session.scalars(readable(by).order_by(CatalogEntry.code).options(selectinload(CatalogEntry.versions)))
+    )
+    departments = _department_refs(session, [e.department_id for e in entries])
     return [_entry_read(entry, departments) for entry in entries]
 
 
@@ -270,7 +273,7 @@ def create_entry(session: Session, *, by: Principal, data: EntryCreate) -> Catal
             created_at=now,
         )
     )
-    dept = _department_refs(session)[department_id]
+    dept = _department_refs(session, [department_id])[department_id]
     entry.search_text = _search_text(entry, data.fields, [dept.name])
     session.add(entry)
     session.flush()
@@ -323,7 +326,8 @@ def update_entry(session: Session, *, by: Principal, code: str, data: EntryUpdat
         )
         new_version = True
     entry.updated_at = utcnow()
-    entry.search_text = _search_text(entry, fields, [_department_refs(session)[entry.department_id].name])
+    department = _department_refs(session, [entry.department_id])[entry.department_id]
+    entry.search_text = _search_text(entry, fields, [department.name])
     session.flush()
     audit.record(
         session,

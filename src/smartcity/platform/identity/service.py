@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import secrets
+from collections.abc import Collection
 from dataclasses import dataclass
 
 from argon2 import PasswordHasher
@@ -73,6 +74,13 @@ def list_departments(
     if kind:
         stmt = stmt.where(Department.kind == kind)
     return fetch_page(session, stmt.order_by(Department.kind, Department.code), params)
+
+
+def departments_by_id(session: Session, ids: Collection[int]) -> dict[int, Department]:
+    """The departments with the given ids, keyed by id (one query, only the rows asked for)."""
+    if not ids:
+        return {}
+    return {d.id: d for d in session.scalars(select(Department).where(Department.id.in_(set(ids))))}
 
 
 def all_departments(session: Session) -> list[Department]:
