@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Annotated
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, Response
@@ -21,17 +22,18 @@ router = APIRouter(prefix="/admin/audit", include_in_schema=False)
 PAGE_SIZE = 50
 
 
-@router.get("", response_class=HTMLResponse)
-def audit_log(
+def _audit_page(
     request: Request,
     session: DbSession,
-    principal: Annotated[Principal, Depends(page(AUDIT_READ))],
-    page_no: Annotated[int, Query(alias="page", ge=1, le=100_000)] = 1,
-    action: Annotated[str | None, Query(max_length=64)] = None,
+    principal: Principal,
+    *,
+    page_no: int = 1,
+    action: str | None = None,
+    verification: audit.Verification | None = None,
 ) -> Response:
-    """The audit log, newest first, filterable by action prefix."""
-    flt = audit.AuditFilter(action=action or None)
-    items, total = audit.list_entries(session, flt=flt, params=PageParams(page=page_no, page_size=PAGE_SIZE))
+    items, total = audit.list_entries(
+        session, flt=audit.AuditFilter(action=action or None), params=PageParams(page=page_no, page_size=PAGE_SIZE)
+    )
     return render(
         request,
         "admin/audit.html",
@@ -41,11 +43,23 @@ def audit_log(
             "page": page_no,
             "pages": page_count(total, PAGE_SIZE),
             "action": action or "",
-            "url_for_page": lambda n: f"/admin/audit?page={n}&action={action or ''}",
-            "verification": None,
+            "url_for_page": lambda n: "/admin/audit?" + urlencode({"page": n, "action": action or ""}),
+            "verification": verification,
             "can_verify": principal.can(AUDIT_VERIFY),
         },
     )
+
+
+@router.get("", response_class=HTMLResponse)
+def audit_log(
+    request: Request,
+    session: DbSession,
+    principal: Annotated[Principal, Depends(page(AUDIT_READ))],
+    page_no: Annotated[int, Query(alias="page", ge=1, le=100_000)] = 1,
+    action: Annotated[str | None, Query(max_length=64)] = None,
+) -> Response:
+    """The audit log, newest first, filterable by action prefix."""
+    return _audit_page(request, session, principal, page_no=page_no, action=action)
 
 
 @router.get("/verify", response_class=HTMLResponse)
@@ -53,19 +67,4 @@ def verify_chain(
     request: Request, session: DbSession, principal: Annotated[Principal, Depends(page(AUDIT_VERIFY))]
 ) -> Response:
     """Verify the chain and show the result above the newest entries."""
-    result = audit.verify(session)
-    items, total = audit.list_entries(session, flt=audit.AuditFilter(), params=PageParams(1, PAGE_SIZE))
-    return render(
-        request,
-        "admin/audit.html",
-        {
-            "items": items,
-            "total": total,
-            "page": 1,
-            "pages": page_count(total, PAGE_SIZE),
-            "action": "",
-            "url_for_page": lambda n: f"/admin/audit?page={n}",
-            "verification": result,
-            "can_verify": True,
-        },
-    )
+    return _audit_page(request, session, principal, verification=audit.verify(session))
