@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,6 +18,8 @@ from smartcity import migrate
 from smartcity.app import create_app
 
 PG_URL = os.environ.get("SMARTCITY_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
+# Uploaded test files go to a scratch folder, never to the repository's var/.
+os.environ.setdefault("SMARTCITY_DATA_DIR", tempfile.mkdtemp(prefix="smartcity-test-"))
 
 
 @pytest.fixture(scope="session")

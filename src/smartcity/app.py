@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from urllib.parse import quote
 
@@ -10,13 +12,15 @@ from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 import smartcity
-from smartcity import catalog, web
+from smartcity import catalog, ingest, web
 from smartcity.config import Settings, get_settings
 from smartcity.platform.audit.module import module as audit_module
 from smartcity.platform.console import add_template_dir, render
 from smartcity.platform.errors import install_error_handlers
 from smartcity.platform.identity.deps import LoginRequired
 from smartcity.platform.identity.module import module as identity_module
+from smartcity.platform.jobs import service as jobs
+from smartcity.platform.jobs.worker import Worker
 from smartcity.platform.middleware import BodyLimitMiddleware, LocaleMiddleware
 from smartcity.platform.modules import Module
 from smartcity.platform.permissions import REGISTRY, assert_every_route_guarded
@@ -26,6 +30,7 @@ MODULES: tuple[Module, ...] = (
     identity_module,
     audit_module,
     catalog.module,
+    ingest.module,
 )
 
 STATIC_DIR = Path(web.__file__).parent / "static"
@@ -49,15 +54,32 @@ def module_routers(modules: tuple[Module, ...]) -> list[APIRouter]:
 
 
 def declare_permissions(modules: tuple[Module, ...] = MODULES) -> None:
-    """Register every module's permissions (the app and the CLI both need them)."""
+    """Register every module's permissions and job kinds (the app, the worker and the CLI all need them)."""
     for module in modules:
         REGISTRY.declare(module.permissions)
+        jobs.register(module.jobs, module.periodic)
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
+@asynccontextmanager
+async def _with_worker(app: FastAPI) -> AsyncIterator[None]:
+    worker = Worker()
+    worker.start()
+    try:
+        yield
+    finally:
+        worker.stop()
+
+
+def create_served_app() -> FastAPI:
+    """The app as `smartcity serve` runs it: with the background job worker unless SMARTCITY_RUN_WORKER=false."""
+    return create_app(with_worker=get_settings().run_worker)
+
+
+def create_app(settings: Settings | None = None, *, with_worker: bool = False) -> FastAPI:
     """Build the app from MODULES; refuses to start if any route lacks a permission rule."""
     settings = settings or get_settings()
     app = FastAPI(
+        lifespan=_with_worker if with_worker else None,
         title="smartcity",
         version=smartcity.__version__,
         description="Smart city platform API: resource catalogue, identity and audit. "
@@ -76,7 +98,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     install_error_handlers(app, _error_page)
     app.add_exception_handler(LoginRequired, _login_redirect)
-    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    streamed = [pattern for module in MODULES for pattern in module.streamed_uploads]
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes, streamed=streamed)
     app.add_middleware(LocaleMiddleware, default_locale=settings.default_locale)
     assert_every_route_guarded(module_routers(MODULES))
     return app

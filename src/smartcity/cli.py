@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import getpass
 from typing import Annotated
 
@@ -26,7 +27,9 @@ def _register_module_commands() -> None:
     declare_permissions()
     for module in MODULES:
         if module.cli is not None:
-            app.add_typer(module.cli, name=module.name)
+            app.add_typer(module.cli, name=module.cli_name or module.name)
+        for command in module.commands:
+            app.command()(command)
 
 
 @db_app.command("upgrade")
@@ -108,13 +111,31 @@ def serve(
 
     settings = get_settings()
     uvicorn.run(
-        "smartcity.app:create_app",
+        "smartcity.app:create_served_app",
         factory=True,
         host=host or settings.host,
         port=port or settings.port,
         reload=reload,
         proxy_headers=False,
     )
+
+
+@app.command()
+def worker(poll: Annotated[float, typer.Option(help="seconds between looks for due jobs")] = 1.0) -> None:
+    """Run only the background job worker (batches, scheduled pulls), e.g. beside API servers started without it."""
+    import signal
+    import threading
+
+    from smartcity.platform.jobs.worker import Worker
+
+    runner = Worker(poll_seconds=poll)
+    stopped = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stopped.set())
+    runner.start()
+    console.print(f"worker {runner.worker} running; Ctrl-C to stop")
+    with contextlib.suppress(KeyboardInterrupt):
+        stopped.wait()
+    runner.stop()
 
 
 _register_module_commands()

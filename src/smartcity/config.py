@@ -37,6 +37,21 @@ class Settings(BaseSettings):
     login_max_failures: int = Field(
         default=5, description="Failed logins in a row after which an account is locked for 15 minutes."
     )
+    data_dir: Path = Field(
+        default=PROJECT_ROOT / "var",
+        description="Folder for files the platform keeps: uploaded batches, extracted pulls.",
+    )
+    timezone: str = Field(
+        default="Asia/Shanghai", description="Time zone of dates and times in department data that carry none."
+    )
+    run_worker: bool = Field(
+        default=True, description="`smartcity serve` also runs the background job worker (batches, scheduled pulls)."
+    )
+    ingest_max_file_bytes: int = Field(
+        default=512 * 1024 * 1024,
+        ge=1024,
+        description="Largest file a department may submit as one batch; larger data goes in parts or by SQL pull.",
+    )
 
 
 @lru_cache

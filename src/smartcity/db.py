@@ -65,7 +65,8 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA busy_timeout=5000")
+    # A large batch holds SQLite's single write lock for seconds; other writers wait rather than fail.
+    cursor.execute("PRAGMA busy_timeout=30000")
     cursor.close()
 
 

@@ -7,7 +7,9 @@ import importlib
 MODEL_MODULES = (
     "smartcity.platform.identity.models",
     "smartcity.platform.audit.models",
+    "smartcity.platform.jobs.models",
     "smartcity.catalog.models",
+    "smartcity.ingest.models",
 )
 
 

@@ -10,7 +10,7 @@ from fastapi.responses import JSONResponse
 from smartcity.catalog import dcat
 from smartcity.catalog import service as catalog
 from smartcity.catalog.permissions import CATALOG_READ, CATALOG_WRITE
-from smartcity.catalog.schemas import EntryCreate, EntryRead, EntrySummary, EntryUpdate, VersionRead
+from smartcity.catalog.schemas import EntryCreate, EntryRead, EntrySummary, EntryUpdate, VersionRead, VersionRetire
 from smartcity.catalog.service import EntryFilter
 from smartcity.catalog.vocab import OpenType, SharingType
 from smartcity.platform.deps import DbSession
@@ -84,6 +84,12 @@ def list_versions(session: DbSession, principal: Reader, code: str) -> list[Vers
 def get_version(session: DbSession, principal: Reader, code: str, version: int) -> VersionRead:
     """One schema version of an entry."""
     return catalog.get_version(session, by=principal, code=code, version=version)
+
+
+@router.post("/entries/{code}/versions/{version}/retire", response_model=VersionRead)
+def retire_version(session: DbSession, principal: Writer, code: str, version: int, data: VersionRetire) -> VersionRead:
+    """Retire a superseded schema version: it stays readable but takes no new batches."""
+    return catalog.retire_version(session, by=principal, code=code, version=version, data=data)
 
 
 @router.get("/entries/{code}/dcat", response_class=JSONResponse)

@@ -52,5 +52,8 @@ class CatalogEntryVersion(Base):
     change_note: Mapped[str] = mapped_column(Text, default="")
     created_by: Mapped[str] = mapped_column(String(100))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    retired_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    retired_by: Mapped[str | None] = mapped_column(String(100))
+    retire_note: Mapped[str] = mapped_column(Text, default="")
 
     entry: Mapped[CatalogEntry] = relationship(back_populates="versions")

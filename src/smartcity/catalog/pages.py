@@ -13,7 +13,7 @@ from smartcity.catalog import dcat
 from smartcity.catalog import service as catalog
 from smartcity.catalog.forms import entry_payload
 from smartcity.catalog.permissions import CATALOG_READ, CATALOG_WRITE
-from smartcity.catalog.schemas import EntryCreate, EntryRead, EntryUpdate
+from smartcity.catalog.schemas import EntryCreate, EntryRead, EntryUpdate, VersionRetire
 from smartcity.catalog.service import EntryFilter
 from smartcity.catalog.vocab import LABELS, SharingType
 from smartcity.platform.console import form_errors, redirect, render
@@ -169,9 +169,31 @@ def entry_dcat(request: Request, session: DbSession, principal: Reader, code: st
 
 @router.get("/{code}/versions/{version}", response_class=HTMLResponse)
 def version_detail(request: Request, session: DbSession, principal: Reader, code: str, version: int) -> Response:
-    """The field schema as of one version."""
+    """The field schema as of one version, its status, and (for editors) the button that retires it."""
     found = catalog.get_version(session, by=principal, code=code, version=version)
-    return render(request, "catalog/version.html", {"version": found, "labels": LABELS})
+    can_edit = catalog.can_edit(principal, catalog.get_entry(session, by=principal, code=code))
+    return render(
+        request, "catalog/version.html", {"version": found, "labels": LABELS, "can_edit": can_edit, "errors": {}}
+    )
+
+
+@router.post("/{code}/versions/{version}/retire", response_class=HTMLResponse)
+async def retire_version(request: Request, session: DbSession, principal: Writer, code: str, version: int) -> Response:
+    """Retire a superseded version from the version page."""
+    note = (await request.form()).get("note")
+    try:
+        data = VersionRetire.model_validate({"note": note if isinstance(note, str) else ""})
+        catalog.retire_version(session, by=principal, code=code, version=version, data=data)
+    except (ValidationError, DomainError) as exc:
+        session.rollback()
+        found = catalog.get_version(session, by=principal, code=code, version=version)
+        return render(
+            request,
+            "catalog/version.html",
+            {"version": found, "labels": LABELS, "can_edit": True, "errors": form_errors(exc, request_locale(request))},
+            status_code=422,
+        )
+    return redirect(f"/catalog/{code}/versions/{version}", flash=N_("The version is retired."))
 
 
 def _edit_values(entry: EntryRead) -> dict[str, Any]:

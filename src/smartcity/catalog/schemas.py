@@ -102,7 +102,7 @@ class EntryRead(EntrySummary):
 
 
 class VersionRead(BaseModel):
-    """One schema version of an entry."""
+    """One schema version of an entry; a retired version stays readable but takes no new data."""
 
     code: str
     version: int
@@ -110,3 +110,15 @@ class VersionRead(BaseModel):
     change_note: str
     created_by: str
     created_at: dt.datetime
+    current: bool = False
+    retired_at: dt.datetime | None = None
+    retired_by: str | None = None
+    retire_note: str = ""
+
+
+class VersionRetire(BaseModel):
+    """Why a schema version stops taking data."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    note: str = Field(min_length=2, max_length=500, description="why the version is retired, e.g. 已由第2版替代")

@@ -18,6 +18,7 @@ from smartcity.catalog.schemas import (
     EntryUpdate,
     FieldSpec,
     VersionRead,
+    VersionRetire,
 )
 from smartcity.catalog.vocab import OpenType, SharingType
 from smartcity.db import utcnow
@@ -221,6 +222,10 @@ def _version_read(entry: CatalogEntry, version: CatalogEntryVersion) -> VersionR
         change_note=version.change_note,
         created_by=version.created_by,
         created_at=version.created_at,
+        current=version.version == entry.current_version,
+        retired_at=version.retired_at,
+        retired_by=version.retired_by,
+        retire_note=version.retire_note or "",
     )
 
 
@@ -338,3 +343,35 @@ def update_entry(session: Session, *, by: Principal, code: str, data: EntryUpdat
         detail={"changed": sorted(changes), "new_version": entry.current_version if new_version else None},
     )
     return entry
+
+
+def retire_version(session: Session, *, by: Principal, code: str, version: int, data: VersionRetire) -> VersionRead:
+    """Stop a superseded schema version from taking new data; its records and schema stay readable."""
+    entry = get_entry(session, by=by, code=code)
+    if not can_edit(by, entry):
+        raise PermissionDenied(N_("You can edit entries of your own department only."))
+    found = next((v for v in entry.versions if v.version == version), None)
+    if found is None:
+        raise NotFound(N_("Entry '{code}' has no version {version}."), code=code, version=version)
+    if version == entry.current_version:
+        raise Conflict(
+            N_("Version {version} is the current schema of '{code}'; publish a new version before retiring it."),
+            field="version",
+            code=code,
+            version=version,
+        )
+    if found.retired_at is not None:
+        raise Conflict(N_("Version {version} of '{code}' is already retired."), code=code, version=version)
+    found.retired_at = utcnow()
+    found.retired_by = by.username
+    found.retire_note = data.note
+    session.flush()
+    audit.record(
+        session,
+        actor=by.actor(),
+        action="catalog.version.retire",
+        target_type="catalog_entry",
+        target_id=code,
+        detail={"version": version, "note": data.note},
+    )
+    return _version_read(entry, found)

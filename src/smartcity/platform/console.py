@@ -12,7 +12,9 @@ from zoneinfo import ZoneInfo
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse
-from jinja2 import ChoiceLoader, Environment, FileSystemLoader, select_autoescape
+from jinja2 import ChoiceLoader, Environment, FileSystemLoader, pass_context, select_autoescape
+from jinja2.runtime import Context
+from markupsafe import Markup
 from pydantic import ValidationError
 
 from smartcity.config import get_settings
@@ -23,12 +25,14 @@ from smartcity.platform.identity.deps import ANON_COOKIE, CSRF_FIELD, csrf_bindi
 
 DISPLAY_TZ = ZoneInfo("Asia/Shanghai")
 ContextProcessor = Callable[[Request], dict[str, Any]]
+SlotRenderer = Callable[[dict[str, Any]], str]
 FLASH_COOKIE = "sc_flash"
 
 _template_dirs: list[FileSystemLoader] = []
 _loader = ChoiceLoader(_template_dirs)
 environment = Environment(loader=_loader, autoescape=select_autoescape(["html"]), trim_blocks=True, lstrip_blocks=True)
 _processors: list[ContextProcessor] = []
+_slots: dict[str, list[SlotRenderer]] = {}
 
 
 def add_template_dir(path: str) -> None:
@@ -43,6 +47,22 @@ def add_context_processor(processor: ContextProcessor) -> None:
         _processors.append(processor)
 
 
+def add_slot(name: str, renderer: SlotRenderer) -> None:
+    """Let a module add HTML to a named place in another module's page (e.g. links on a catalogue entry).
+
+    The renderer gets the template's variables and returns HTML that it has escaped itself.
+    """
+    renderers = _slots.setdefault(name, [])
+    if renderer not in renderers:
+        renderers.append(renderer)
+
+
+@pass_context
+def _render_slot(context: Context, name: str, **values: Any) -> Markup:
+    variables = {**context.get_all(), **values}
+    return Markup("".join(renderer(variables) for renderer in _slots.get(name, ())))
+
+
 def local_time(value: dt.datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
     """A UTC datetime shown in Asia/Shanghai time."""
     return "" if value is None else value.astimezone(DISPLAY_TZ).strftime(fmt)
@@ -55,6 +75,7 @@ def readable_json(value: object) -> str:
 
 environment.filters["local_time"] = local_time
 environment.filters["readable_json"] = readable_json
+environment.globals["slot"] = _render_slot
 
 
 def render(request: Request, name: str, context: dict[str, Any] | None = None, status_code: int = 200) -> HTMLResponse:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Path, Request
 from sqlalchemy.orm import Session
 
 from smartcity.db import session_factory
@@ -31,3 +31,7 @@ DbSession = Annotated[Session, Depends(get_db, scope="function")]
 def client_ip(request: Request) -> str | None:
     """The peer address of the request."""
     return request.client.host if request.client else None
+
+
+# A database row id in a path: positive and within a 32-bit integer, so no id reaches the database as an overflow.
+RowId = Annotated[int, Path(ge=1, le=2_147_483_647)]

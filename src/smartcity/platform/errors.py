@@ -11,7 +11,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from smartcity.platform.i18n import N_, gettext
+from smartcity.platform.i18n import N_, Message, gettext
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 PROBLEM_TYPES: dict[str, type[DomainError]] = {}
@@ -43,9 +43,8 @@ class DomainError(Exception):
         PROBLEM_TYPES.setdefault(cls.slug, cls)
 
     def localised_detail(self, locale: str) -> str:
-        """The detail message in `locale`, parameters filled in."""
-        text = gettext(locale, self.detail)
-        return text.format(**self.params) if self.params else text
+        """The detail message in `locale`, parameters filled in (parameters that are Messages translated too)."""
+        return Message(self.detail, **self.params).render(locale)
 
 
 class InvalidInput(DomainError):
@@ -173,6 +172,14 @@ def rule_message(error: Mapping[str, Any], locale: str) -> str:
         return gettext(locale, template).format(**context)
     except (KeyError, IndexError):
         return str(error.get("msg", "invalid"))
+
+
+def pydantic_message(error: Mapping[str, Any]) -> Message:
+    """One Pydantic error as a Message naming the rule, translated when shown."""
+    template = RULE_MESSAGES.get(str(error.get("type", "")))
+    if template is None:
+        return Message(str(error.get("msg", "invalid")))
+    return Message(template, **{key: str(value) for key, value in (error.get("ctx") or {}).items()})
 
 
 def validation_problems(errors: Sequence[Mapping[str, Any]], locale: str) -> list[FieldProblem]:

@@ -45,6 +45,28 @@ def translator(locale: str) -> Callable[..., str]:
     return _
 
 
+class Message:
+    """A message id and its parameters, translated when shown (a parameter of another message may be one)."""
+
+    def __init__(self, message: str, **params: object) -> None:
+        self.message = message
+        self.params = params
+
+    def render(self, locale: str) -> str:
+        """The message in `locale` with its parameters filled in (nested messages translated too)."""
+        text = gettext(locale, self.message)
+        if not self.params:
+            return text
+        values = {k: v.render(locale) if isinstance(v, Message) else v for k, v in self.params.items()}
+        try:
+            return text.format(**values)
+        except (KeyError, IndexError):
+            return text
+
+    def __str__(self) -> str:
+        return self.render("en")
+
+
 def N_(message: str) -> str:  # noqa: N802 - the conventional gettext marker name
     """Mark a string for extraction without translating it now."""
     return message

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import re
+from collections.abc import Iterable
 from http.cookies import SimpleCookie
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -43,15 +45,20 @@ class BodyLimitMiddleware:
     """Refuses JSON and form bodies over `max_bytes` (413), and NUL characters anywhere in a request (422).
 
     PostgreSQL text cannot hold NUL, and no field of the platform needs it, so it is refused at the edge
-    rather than failing deep inside a query.
+    rather than failing deep inside a query. Paths matching `streamed` (file uploads that modules read as a
+    stream, with their own size limit and content checks) pass through untouched.
     """
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, max_bytes: int, streamed: Iterable[str] = ()) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.streamed = [re.compile(pattern) for pattern in streamed]
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        if scope.get("method") in {"POST", "PUT"} and any(p.fullmatch(scope.get("path", "")) for p in self.streamed):
             await self.app(scope, receive, send)
             return
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import typer
 from fastapi import APIRouter
 
+from smartcity.platform.jobs.service import JobKind, PeriodicTask
 from smartcity.platform.permissions import Permission
 
 
@@ -21,7 +23,12 @@ class NavItem:
 
 @dataclass(frozen=True)
 class Module:
-    """What a module contributes: API and console routers, permissions, CLI group, navigation."""
+    """What a module contributes: API and console routers, permissions, CLI group, navigation, background jobs.
+
+    `cli` is added to the `smartcity` command as the group `cli_name` (default: the module's name); `commands`
+    are added as top-level commands. `streamed_uploads` are regular expressions of paths whose handlers read
+    large request bodies as a stream and enforce their own size limit (the general body limit does not apply).
+    """
 
     name: str
     title: str
@@ -29,5 +36,10 @@ class Module:
     api: APIRouter | None = None
     pages: APIRouter | None = None
     cli: typer.Typer | None = None
+    cli_name: str | None = None
+    commands: tuple[Callable[..., None], ...] = ()
     nav: tuple[NavItem, ...] = field(default_factory=tuple)
     template_dirs: tuple[str, ...] = ()
+    jobs: tuple[JobKind, ...] = ()
+    periodic: tuple[PeriodicTask, ...] = ()
+    streamed_uploads: tuple[str, ...] = ()

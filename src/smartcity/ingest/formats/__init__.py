@@ -1,0 +1,1 @@
+"""Reading submitted files: format and encoding detection, CSV/XLSX/JSON Lines readers."""

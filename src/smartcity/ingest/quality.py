@@ -1,0 +1,140 @@
+"""The quality dashboard: per department, records held, problem rate and open feedback, and the trend by day."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from smartcity.config import get_settings
+from smartcity.db import utcnow
+from smartcity.ingest import service as batches
+from smartcity.ingest.models import Batch, EntryTable, FeedbackItem
+from smartcity.ingest.schemas import DepartmentQuality, QualityOverview, QualitySeries
+from smartcity.ingest.vocab import BatchStatus, FeedbackStatus
+from smartcity.platform.errors import InvalidInput
+from smartcity.platform.i18n import N_
+from smartcity.platform.identity.principal import Principal
+
+MAX_DAYS = 366
+
+
+def overview(session: Session, *, by: Principal, days: int = 90, today: dt.date | None = None) -> QualityOverview:
+    """Each visible department's figures over the last `days` days, and the daily series."""
+    if not 1 <= days <= MAX_DAYS:
+        raise InvalidInput(N_("'days' must be between 1 and {max}."), field="days", max=MAX_DAYS)
+    zone = ZoneInfo(get_settings().timezone)
+    today = today or utcnow().astimezone(zone).date()
+    since_day = today - dt.timedelta(days=days - 1)
+    since = dt.datetime.combine(since_day, dt.time.min, tzinfo=zone)
+    scope = None if batches.sees_all(by) else (by.department_id or -1)
+
+    def scoped(stmt, column):  # type: ignore[no-untyped-def]
+        return stmt if scope is None else stmt.where(column == scope)
+
+    records = dict(
+        session.execute(
+            scoped(
+                select(EntryTable.department_id, func.sum(EntryTable.row_count)).group_by(EntryTable.department_id),
+                EntryTable.department_id,
+            )
+        ).all()
+    )
+    entries = dict(
+        session.execute(
+            scoped(
+                select(EntryTable.department_id, func.count(EntryTable.id)).group_by(EntryTable.department_id),
+                EntryTable.department_id,
+            )
+        ).all()
+    )
+    totals = {
+        dept: (n, received or 0, rejected or 0)
+        for dept, n, received, rejected in session.execute(
+            scoped(
+                select(
+                    Batch.department_id,
+                    func.count(Batch.id),
+                    func.sum(Batch.rows_total),
+                    func.sum(Batch.rows_rejected),
+                )
+                .where(Batch.status == BatchStatus.COMMITTED.value, Batch.finished_at >= since)
+                .group_by(Batch.department_id),
+                Batch.department_id,
+            )
+        ).all()
+    }
+    feedback_counts: dict[tuple[int, str], int] = {
+        (dept, status): n
+        for dept, status, n in session.execute(
+            scoped(
+                select(FeedbackItem.department_id, FeedbackItem.status, func.count(FeedbackItem.id))
+                .where(FeedbackItem.status.in_((FeedbackStatus.OPEN.value, FeedbackStatus.DISPUTED.value)))
+                .group_by(FeedbackItem.department_id, FeedbackItem.status),
+                FeedbackItem.department_id,
+            )
+        ).all()
+    }
+    department_ids = set(records) | set(totals) | {d for d, _ in feedback_counts}
+    refs = batches.department_refs(session, department_ids)
+    rows = []
+    for dept in department_ids:
+        n, received, rejected = totals.get(dept, (0, 0, 0))
+        rows.append(
+            DepartmentQuality(
+                department=refs[dept],
+                entries=int(entries.get(dept, 0)),
+                records=int(records.get(dept, 0) or 0),
+                batches=int(n),
+                rows_received=int(received),
+                rows_rejected=int(rejected),
+                problem_rate=round(rejected / received, 4) if received else None,
+                open_feedback=feedback_counts.get((dept, FeedbackStatus.OPEN.value), 0),
+                disputed_feedback=feedback_counts.get((dept, FeedbackStatus.DISPUTED.value), 0),
+            )
+        )
+    rows.sort(key=lambda r: (-(r.problem_rate or 0), r.department.code))
+    return QualityOverview(
+        since=since_day, departments=rows, series=_series(session, scope, since, since_day, today, zone)
+    )
+
+
+def _series(
+    session: Session, scope: int | None, since: dt.datetime, first: dt.date, last: dt.date, zone: ZoneInfo
+) -> QualitySeries:
+    days = [first + dt.timedelta(days=i) for i in range((last - first).days + 1)]
+    received: Counter[dt.date] = Counter()
+    rejected: Counter[dt.date] = Counter()
+    stmt = select(Batch.finished_at, Batch.rows_total, Batch.rows_rejected).where(
+        Batch.status == BatchStatus.COMMITTED.value, Batch.finished_at >= since
+    )
+    if scope is not None:
+        stmt = stmt.where(Batch.department_id == scope)
+    for finished, total, bad in session.execute(stmt):
+        if finished is None:
+            continue
+        day = finished.astimezone(zone).date()
+        received[day] += total
+        rejected[day] += bad
+    opened: Counter[dt.date] = Counter()
+    closed: Counter[dt.date] = Counter()
+    stmt2 = select(FeedbackItem.created_at, FeedbackItem.closed_at).where(
+        (FeedbackItem.created_at >= since) | (FeedbackItem.closed_at >= since)
+    )
+    if scope is not None:
+        stmt2 = stmt2.where(FeedbackItem.department_id == scope)
+    for created, done in session.execute(stmt2):
+        if created >= since:
+            opened[created.astimezone(zone).date()] += 1
+        if done is not None and done >= since:
+            closed[done.astimezone(zone).date()] += 1
+    return QualitySeries(
+        days=days,
+        received=[received[d] for d in days],
+        rejected=[rejected[d] for d in days],
+        feedback_opened=[opened[d] for d in days],
+        feedback_closed=[closed[d] for d in days],
+    )

@@ -1,0 +1,1 @@
+"""Validation rules: kinds and parameters, identifiers, code tables, compilation to Polars."""

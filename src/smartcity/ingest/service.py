@@ -1,0 +1,560 @@
+"""Batches: who may submit what, the column mapping step, idempotency, listing and reading batches.
+
+A batch is created in the caller's transaction together with the job that will process it (so a rolled-back
+request leaves no job behind); the processing itself is `pipeline.process_batch`, which owns its transactions.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass, field
+
+from sqlalchemy import Select, func, select
+from sqlalchemy.orm import Session
+
+from smartcity.catalog import service as catalog
+from smartcity.catalog.schemas import DepartmentRef, FieldSpec
+from smartcity.catalog.service import EntryFilter
+from smartcity.db import utcnow
+from smartcity.ingest import mapping as mapper
+from smartcity.ingest.files import StoredFile
+from smartcity.ingest.formats.detect import FileProblem, detect
+from smartcity.ingest.formats.read import preview
+from smartcity.ingest.models import Batch, ColumnMapping, Rule
+from smartcity.ingest.permissions import INGEST_RULES, INGEST_SUBMIT
+from smartcity.ingest.schemas import BatchError, BatchRead, FieldRef, MappingRead, Progress, RowCounts
+from smartcity.ingest.vocab import BatchStatus, Source, Stage
+from smartcity.platform.audit import service as audit
+from smartcity.platform.errors import Conflict, InvalidInput, NotFound, PermissionDenied
+from smartcity.platform.i18n import N_, Message
+from smartcity.platform.identity import service as identity
+from smartcity.platform.identity.principal import Principal
+from smartcity.platform.jobs import service as jobs
+from smartcity.platform.paging import PageParams, fetch_page
+from smartcity.platform.permissions import Role
+
+PROCESS_JOB = "ingest.process_batch"
+STALE_AFTER = dt.timedelta(minutes=10)
+
+# Progress of batches running in this process (the write phase holds SQLite's write lock, so it is not in the DB).
+PROGRESS: dict[int, Progress] = {}
+
+
+@dataclass(frozen=True)
+class EntryVersion:
+    """An entry version as data collection needs it: schema, providing department, status."""
+
+    code: str
+    name: str
+    version: int
+    current_version: int
+    fields: list[FieldSpec]
+    department_id: int
+    department: DepartmentRef
+    retired_at: dt.datetime | None = None
+
+    @property
+    def keys(self) -> list[str]:
+        return [f.name for f in self.fields if f.key]
+
+    @property
+    def titles(self) -> dict[str, str]:
+        return {f.name: f.title for f in self.fields}
+
+
+def entry_version(session: Session, *, by: Principal, code: str, version: int | None = None) -> EntryVersion:
+    """The entry `code` at `version` (default: its current version); NotFound names what is missing."""
+    entry = catalog.entry_read(session, catalog.get_entry(session, by=by, code=code))
+    found = catalog.get_version(session, by=by, code=code, version=version or entry.version)
+    department = identity.department_by_code(session, entry.department.code)
+    return EntryVersion(
+        code=entry.code,
+        name=entry.name,
+        version=found.version,
+        current_version=entry.version,
+        fields=found.fields,
+        department_id=department.id,
+        department=entry.department,
+        retired_at=found.retired_at,
+    )
+
+
+def sees_all(principal: Principal) -> bool:
+    """Platform administrators and auditors see every department's batches and feedback."""
+    return principal.role in (Role.PLATFORM_ADMIN, Role.AUDITOR)
+
+
+def owns(principal: Principal, department_id: int) -> bool:
+    """Whether `principal` acts for the department (platform administrators act for all)."""
+    return principal.is_platform_admin or principal.department_id == department_id
+
+
+def require_submit(principal: Principal, ev: EntryVersion) -> None:
+    """A department submits its own entries' data; a retired version takes none."""
+    principal.require(INGEST_SUBMIT)
+    if not owns(principal, ev.department_id):
+        raise PermissionDenied(
+            N_("Only {department} (the providing department) can submit data for '{code}'."),
+            department=ev.department.name,
+            code=ev.code,
+        )
+    if ev.retired_at is not None:
+        raise Conflict(
+            N_(
+                "Version {version} of '{code}' was retired on {date}; submit the data against the current version "
+                "{current}."
+            ),
+            field="version",
+            version=ev.version,
+            code=ev.code,
+            date=ev.retired_at.date().isoformat(),
+            current=ev.current_version,
+        )
+
+
+def readable(principal: Principal) -> Select[Batch]:
+    """Batches the caller may see: all for the hub, the own department's for department users."""
+    stmt = select(Batch)
+    if not sees_all(principal):
+        stmt = stmt.where(Batch.department_id == (principal.department_id or -1))
+    return stmt
+
+
+def get_batch(session: Session, *, by: Principal, batch_id: int) -> Batch:
+    """One batch the caller may see, or NotFound."""
+    batch = session.scalars(readable(by).where(Batch.id == batch_id)).one_or_none()
+    if batch is None:
+        raise NotFound(N_("No batch {id}."), id=batch_id)
+    return batch
+
+
+@dataclass(frozen=True)
+class BatchFilter:
+    entry_code: str | None = None
+    department: str | None = None
+    status: BatchStatus | None = None
+
+
+def list_batches(session: Session, *, by: Principal, flt: BatchFilter, params: PageParams) -> tuple[list[Batch], int]:
+    """A page of batches, newest first."""
+    stmt = readable(by)
+    if flt.entry_code:
+        stmt = stmt.where(Batch.entry_code == flt.entry_code)
+    if flt.department:
+        stmt = stmt.where(Batch.department_id == identity.department_by_code(session, flt.department).id)
+    if flt.status:
+        stmt = stmt.where(Batch.status == flt.status.value)
+    return fetch_page(session, stmt.order_by(Batch.id.desc()), params)
+
+
+def department_refs(session: Session, ids: Collection[int]) -> dict[int, DepartmentRef]:
+    """Code and name of the departments `ids`."""
+    return {i: DepartmentRef(code=d.code, name=d.name) for i, d in identity.departments_by_id(session, ids).items()}
+
+
+def error_text(error: dict[str, object] | None, locale: str) -> BatchError | None:
+    """A stored failure in the reader's language."""
+    if not error:
+        return None
+    params: dict[str, object] = dict(error.get("params") or {})  # type: ignore[call-overload]
+    field = error.get("field")
+    return BatchError(
+        message=Message(str(error["message"]), **params).render(locale), field=field if isinstance(field, str) else None
+    )
+
+
+def batch_read(batch: Batch, departments: dict[int, DepartmentRef], locale: str) -> BatchRead:
+    """The API view of a batch."""
+    return BatchRead(
+        id=batch.id,
+        entry_code=batch.entry_code,
+        version=batch.version,
+        department=departments[batch.department_id],
+        submitted_by=batch.submitted_by,
+        source=Source(batch.source),
+        filename=batch.filename,
+        file_hash=batch.file_hash,
+        file_size=batch.file_size,
+        file_format=batch.file_format,
+        encoding=batch.encoding,
+        headers=list(batch.headers or []),
+        mapping=dict(batch.mapping or {}),
+        status=BatchStatus(batch.status),
+        stage=Stage(batch.stage),
+        progress=PROGRESS.get(batch.id) if batch.status == BatchStatus.RUNNING else None,
+        rows=RowCounts(
+            total=batch.rows_total,
+            accepted=batch.rows_accepted,
+            rejected=batch.rows_rejected,
+            warned=batch.rows_warned,
+            inserted=batch.rows_inserted,
+            updated=batch.rows_updated,
+            unchanged=batch.rows_unchanged,
+        ),
+        score=batch.score,
+        error=error_text(batch.error, locale),
+        created_at=batch.created_at,
+        started_at=batch.started_at,
+        finished_at=batch.finished_at,
+    )
+
+
+def batch_reads(session: Session, batches: Sequence[Batch], locale: str) -> list[BatchRead]:
+    departments = department_refs(session, {b.department_id for b in batches})
+    return [batch_read(b, departments, locale) for b in batches]
+
+
+# --- mapping -------------------------------------------------------------------------------------------------
+
+
+def saved_mapping(session: Session, department_id: int, code: str, version: int) -> dict[str, str | None] | None:
+    """The mapping a department saved for an entry version."""
+    found = session.scalars(
+        select(ColumnMapping).where(
+            ColumnMapping.department_id == department_id,
+            ColumnMapping.entry_code == code,
+            ColumnMapping.version == version,
+        )
+    ).one_or_none()
+    return dict(found.columns) if found else None
+
+
+def save_mapping(
+    session: Session, *, by: Principal, department_id: int, code: str, version: int, columns: dict[str, str | None]
+) -> None:
+    """Remember (merge) a department's header → field choices for an entry version."""
+    found = session.scalars(
+        select(ColumnMapping).where(
+            ColumnMapping.department_id == department_id,
+            ColumnMapping.entry_code == code,
+            ColumnMapping.version == version,
+        )
+    ).one_or_none()
+    if found is None:
+        session.add(
+            ColumnMapping(
+                department_id=department_id,
+                entry_code=code,
+                version=version,
+                columns=dict(columns),
+                updated_by=by.username,
+                updated_at=utcnow(),
+            )
+        )
+    else:
+        found.columns = {**found.columns, **columns}
+        found.updated_by = by.username
+        found.updated_at = utcnow()
+    session.flush()
+
+
+def rules_fingerprint(session: Session, code: str) -> str:
+    """A hash of the entry's enabled rules: a file checked under other rules is not a duplicate."""
+    rules = session.scalars(select(Rule).where(Rule.entry_code == code, Rule.enabled).order_by(Rule.id)).all()
+    canonical = json.dumps(
+        [[r.id, r.field, r.kind, r.params, r.severity] for r in rules], sort_keys=True, ensure_ascii=False, default=str
+    )
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def idempotency_key(code: str, version: int, file_hash: str, columns: dict[str, str | None], rules_fp: str) -> str:
+    """What makes two submissions the same batch: entry version, file content, mapping and rules."""
+    canonical = json.dumps([code, version, file_hash, sorted(columns.items()), rules_fp], ensure_ascii=False)
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def mapping_view(session: Session, batch: Batch, ev: EntryVersion, samples: dict[str, list[str | None]]) -> MappingRead:
+    """The mapping step of a batch: the suggestion and what still needs a person."""
+    result = mapper.suggest(
+        batch.headers, ev.fields, batch.mapping or saved_mapping(session, ev.department_id, ev.code, ev.version)
+    )
+    return MappingRead(
+        batch_id=batch.id,
+        headers=list(batch.headers),
+        columns=result.columns,
+        unmapped=result.unmapped,
+        missing_required=result.missing_required,
+        duplicates=result.duplicates,
+        fields=[FieldRef(name=f.name, title=f.title, required=f.required, key=f.key) for f in ev.fields],
+        samples=samples,
+    )
+
+
+def _mapping_problem(result: mapper.MappingResult, ev: EntryVersion, filename: str) -> InvalidInput:
+    if result.unmapped:
+        return InvalidInput(
+            N_(
+                "Column '{header}' of '{name}' matches no field of '{code}'; map it to a field or mark it ignored "
+                "({count} such columns)."
+            ),
+            field="mapping",
+            header=result.unmapped[0],
+            name=filename,
+            code=ev.code,
+            count=len(result.unmapped),
+        )
+    if result.duplicates:
+        name, headers = next(iter(result.duplicates.items()))
+        return InvalidInput(
+            N_("Columns {headers} are all mapped to the field '{field_name}'; map only one of them."),
+            field="mapping",
+            headers="、".join(headers),
+            field_name=name,
+        )
+    missing = result.missing_required[0]
+    return InvalidInput(
+        N_("The required field '{title}' ({field}) has no column in '{name}'."),
+        field="mapping",
+        title=ev.titles.get(missing, missing),
+        field_name=missing,
+        name=filename,
+    )
+
+
+# --- submitting ----------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Submission:
+    """The batch a submission created, or the committed batch it duplicates (then nothing changed)."""
+
+    batch: Batch
+    duplicate: bool = False
+    needs_mapping: bool = False
+    samples: dict[str, list[str | None]] = field(default_factory=dict)
+
+
+def find_same(session: Session, key: str) -> Batch | None:
+    """A committed or interrupted batch with the same idempotency key."""
+    candidates = session.scalars(
+        select(Batch)
+        .where(
+            Batch.idempotency_key == key,
+            Batch.status.in_((BatchStatus.COMMITTED, BatchStatus.RUNNING, BatchStatus.QUEUED)),
+        )
+        .order_by(Batch.id.desc())
+    ).all()
+    return candidates[0] if candidates else None
+
+
+def is_stale(batch: Batch, now: dt.datetime | None = None) -> bool:
+    """A running batch whose process died (same host) or has not been heard of for a while."""
+    if batch.status != BatchStatus.RUNNING:
+        return False
+    if jobs.owner_is_dead(batch.owner):
+        return True
+    beat = batch.heartbeat_at or batch.started_at or batch.created_at
+    return (now or utcnow()) - beat > STALE_AFTER
+
+
+def submit_batch(
+    session: Session,
+    *,
+    by: Principal,
+    code: str,
+    stored: StoredFile,
+    source: Source,
+    version: int | None = None,
+    columns: dict[str, str | None] | None = None,
+    overrides: dict[str, str | None] | None = None,
+    force: bool = False,
+    enqueue: bool = True,
+) -> Submission:
+    """Check and register a submitted file as a batch of `code`; queue it when its columns are all mapped.
+
+    The file must be readable as a whole (format, encoding, headers) or FileProblem is raised and nothing is
+    written. `columns` is a complete mapping chosen by a person; `overrides` adjust the suggested one (the saved
+    mapping, then names and titles). Re-submitting a file that was already committed with the same mapping and
+    rules changes nothing and returns that batch (unless `force`).
+    """
+    ev = entry_version(session, by=by, code=code, version=version)
+    require_submit(by, ev)
+    for header, target in (overrides or {}).items():
+        if target is not None and target not in ev.titles:
+            raise InvalidInput(
+                N_("'{header}' is mapped to '{field_name}', which is not a field of '{code}'."),
+                field="mapping",
+                header=header,
+                field_name=target,
+                code=ev.code,
+            )
+    detected = detect(stored.path, stored.filename)
+    head = preview(stored.path, detected, stored.filename)
+    if columns is not None:
+        result = mapper.apply(head.headers, columns, ev.fields)
+    else:
+        saved = saved_mapping(session, ev.department_id, ev.code, ev.version)
+        result = mapper.suggest(head.headers, ev.fields, {**(saved or {}), **(overrides or {})})
+    if columns is not None and not result.complete:
+        raise _mapping_problem(result, ev, stored.filename)
+    now = utcnow()
+    batch = Batch(
+        entry_code=ev.code,
+        version=ev.version,
+        department_id=ev.department_id,
+        submitted_by=by.username if by.token_id is None else f"{by.username}#token{by.token_id}",
+        source=source.value,
+        filename=stored.filename,
+        file_hash=stored.sha256,
+        file_size=stored.size,
+        file_path=stored.relative_path,
+        file_format=detected.format.value,
+        encoding=detected.encoding,
+        headers=head.headers,
+        mapping=result.columns,
+        status=BatchStatus.AWAITING_MAPPING.value,
+        stage=Stage.WAITING.value,
+        created_at=now,
+    )
+    samples = {h: head.frame.get_column(h).to_list() for h in head.headers}
+    if not result.complete:
+        if source in (Source.API, Source.CLI, Source.PULL):
+            raise _mapping_problem(result, ev, stored.filename)
+        session.add(batch)
+        session.flush()
+        return Submission(batch=batch, needs_mapping=True, samples=samples)
+    return _queue(session, by=by, batch=batch, ev=ev, force=force, enqueue=enqueue, samples=samples)
+
+
+def _queue(
+    session: Session,
+    *,
+    by: Principal,
+    batch: Batch,
+    ev: EntryVersion,
+    force: bool,
+    enqueue: bool,
+    samples: dict[str, list[str | None]],
+) -> Submission:
+    key = idempotency_key(
+        ev.code, ev.version, batch.file_hash, dict(batch.mapping), rules_fingerprint(session, ev.code)
+    )
+    if not force:
+        same = find_same(session, key)
+        if same is not None and same.id != batch.id:
+            if same.status == BatchStatus.COMMITTED:
+                if batch.id is not None:
+                    session.delete(batch)
+                    session.flush()
+                return Submission(batch=same, duplicate=True)
+            if is_stale(same):
+                same.status = BatchStatus.QUEUED.value
+                same.stage = Stage.WAITING.value
+                same.owner = None
+                if batch.id is not None:
+                    session.delete(batch)
+                if enqueue:
+                    jobs.enqueue(session, PROCESS_JOB, {"batch_id": same.id}, dedupe_key=f"batch:{same.id}")
+                session.flush()
+                return Submission(batch=same)
+            raise Conflict(
+                N_("The same file is already being processed as batch {id}; wait for it to finish."),
+                id=same.id,
+            )
+    batch.idempotency_key = key
+    batch.status = BatchStatus.QUEUED.value
+    if batch.id is None:
+        session.add(batch)
+    session.flush()
+    save_mapping(
+        session, by=by, department_id=ev.department_id, code=ev.code, version=ev.version, columns=batch.mapping
+    )
+    if enqueue:
+        jobs.enqueue(session, PROCESS_JOB, {"batch_id": batch.id}, dedupe_key=f"batch:{batch.id}")
+    audit.record(
+        session,
+        actor=by.actor(),
+        action="ingest.batch.submit",
+        target_type="ingest_batch",
+        target_id=batch.id,
+        detail={"entry": ev.code, "version": ev.version, "file": batch.filename, "sha256": batch.file_hash},
+    )
+    return Submission(batch=batch, samples=samples)
+
+
+def map_columns(
+    session: Session, *, by: Principal, batch_id: int, columns: dict[str, str | None], enqueue: bool = True
+) -> Submission:
+    """Finish the mapping step of an uploaded batch and queue it."""
+    batch = get_batch(session, by=by, batch_id=batch_id)
+    if batch.status != BatchStatus.AWAITING_MAPPING:
+        raise Conflict(N_("Batch {id} is not waiting for a column mapping."), field="mapping", id=batch_id)
+    ev = entry_version(session, by=by, code=batch.entry_code, version=batch.version)
+    require_submit(by, ev)
+    result = mapper.apply(batch.headers, columns, ev.fields)
+    if not result.complete:
+        raise _mapping_problem(result, ev, batch.filename)
+    batch.mapping = result.columns
+    return _queue(session, by=by, batch=batch, ev=ev, force=False, enqueue=enqueue, samples={})
+
+
+def rerun_batch(session: Session, *, by: Principal, batch_id: int, enqueue: bool = True) -> Batch:
+    """Queue a failed or interrupted batch again (the same file, mapping and rules)."""
+    batch = get_batch(session, by=by, batch_id=batch_id)
+    ev = entry_version(session, by=by, code=batch.entry_code, version=batch.version)
+    require_submit(by, ev)
+    if batch.status == BatchStatus.RUNNING and not is_stale(batch):
+        raise Conflict(N_("Batch {id} is still running."), id=batch_id)
+    if batch.status not in (BatchStatus.FAILED, BatchStatus.RUNNING):
+        raise Conflict(N_("Only a failed or interrupted batch can be run again."), id=batch_id)
+    batch.status = BatchStatus.QUEUED.value
+    batch.stage = Stage.WAITING.value
+    batch.owner = None
+    batch.error = None
+    if enqueue:
+        jobs.enqueue(session, PROCESS_JOB, {"batch_id": batch.id}, dedupe_key=f"batch:{batch.id}")
+    audit.record(session, actor=by.actor(), action="ingest.batch.rerun", target_type="ingest_batch", target_id=batch.id)
+    return batch
+
+
+def discard_batch(session: Session, *, by: Principal, batch_id: int) -> None:
+    """Drop an uploaded batch that is still waiting for its mapping."""
+    batch = get_batch(session, by=by, batch_id=batch_id)
+    ev = entry_version(session, by=by, code=batch.entry_code, version=batch.version)
+    require_submit(by, ev)
+    if batch.status != BatchStatus.AWAITING_MAPPING:
+        raise Conflict(N_("Only a batch waiting for its column mapping can be discarded."), id=batch_id)
+    session.delete(batch)
+    session.flush()
+
+
+def entries_for_submission(session: Session, *, by: Principal) -> list[tuple[str, str]]:
+    """(code, name) of the catalogue entries the caller may submit data for."""
+    department = None if by.is_platform_admin else by.department_code
+    if department is None and not by.is_platform_admin:
+        return []
+    found: list[tuple[str, str]] = []
+    page = 1
+    while True:
+        items, total = catalog.search_entries(
+            session, by=by, flt=EntryFilter(department=department), params=PageParams(page=page, page_size=100)
+        )
+        found += [(e.code, e.name) for e in items]
+        if page * 100 >= total:
+            return found
+        page += 1
+
+
+def counts_by_status(session: Session, *, by: Principal) -> dict[str, int]:
+    """How many batches the caller can see, per status."""
+    stmt = readable(by).with_only_columns(Batch.status, func.count()).group_by(Batch.status)
+    return {status: count for status, count in session.execute(stmt).all()}
+
+
+def require_rules(principal: Principal, ev: EntryVersion) -> None:
+    """Rules and mappings of an entry are the providing department's (and the hub's) to change."""
+    principal.require(INGEST_RULES)
+    if not owns(principal, ev.department_id):
+        raise PermissionDenied(
+            N_("Only {department} (the providing department) can change the rules of '{code}'."),
+            department=ev.department.name,
+            code=ev.code,
+        )
+
+
+def file_problem_detail(exc: FileProblem) -> dict[str, object]:
+    """A FileProblem as stored on a failed batch (translated when shown)."""
+    return {"message": exc.detail, "params": {k: str(v) for k, v in exc.params.items()}, "field": exc.field}

@@ -1,0 +1,1 @@
+"""Background jobs: a queue in the database and the worker that runs it."""
