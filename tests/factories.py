@@ -104,3 +104,97 @@ def make_entry(session: Session, by: Principal | None = None, **overrides: Any) 
 
 def auth(raw_token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {raw_token}"}
+
+
+# --- data collection ---------------------------------------------------------------------------------------
+
+PERSON_CODE = "330281-GAJ-00001"
+PERSON_HEADER = "公民身份号码,姓名,性别,出生日期,联系电话,所属乡镇（街道）,月收入"
+
+
+def person_fields() -> list[dict[str, Any]]:
+    """A small population entry: resident ID as the key, name, sex, birth date, phone, town, income."""
+    return [
+        {"name": "resident_id", "title": "公民身份号码", "required": True, "sensitive": True, "key": True},
+        {"name": "full_name", "title": "姓名", "required": True, "sensitive": True},
+        {"name": "gender_code", "title": "性别", "required": True, "description": "GB/T 2261.1 性别代码"},
+        {"name": "birth_date", "title": "出生日期", "type": "date", "required": True},
+        {"name": "phone", "title": "联系电话", "description": "11位手机号码"},
+        {"name": "town_code", "title": "所属乡镇（街道）", "description": "统计用区划代码前9位"},
+        {"name": "income", "title": "月收入", "type": "decimal"},
+    ]
+
+
+def make_person_entry(session: Session, code: str = PERSON_CODE, department: str = "GAJ") -> CatalogEntry:
+    make_department(session, department, "余姚市公安局" if department == "GAJ" else f"余姚市{department}")
+    return make_entry(session, code=code, name=f"人口基础信息{code[-3:]}", department=department, fields=person_fields())
+
+
+def make_town(session: Session, code: str = "YMJD", name: str = "余姚市阳明街道办事处", division: str = "330281004") -> None:
+    existing = session.query(Department).filter_by(code=code).one_or_none()
+    if existing is None:
+        identity.create_department(
+            session,
+            by=root(),
+            data=DepartmentCreate(code=code, name=name, short_name=name[3:7], kind="town", division_code=division),
+        )
+
+
+def resident_id(birth: str, seq: int, region: str = "330281") -> str:
+    """A valid GB 11643 resident ID for a birth date 'YYYYMMDD' and a 3-digit sequence (odd = male)."""
+    body = f"{region}{birth}{seq:03d}"
+    weights = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
+    return body + "10X98765432"[sum(int(c) * w for c, w in zip(body, weights, strict=True)) % 11]
+
+
+def store_text(text: str, name: str = "batch.csv", encoding: str = "utf-8") -> Any:
+    """Put a file with `text` into the store, as an upload would."""
+    from smartcity.ingest import files
+
+    return files.store_chunks(iter([text.encode(encoding)]), name)
+
+
+def store_bytes(data: bytes, name: str) -> Any:
+    from smartcity.ingest import files
+
+    return files.store_chunks(iter([data]), name)
+
+
+def ingest_text(
+    session: Session,
+    text: str,
+    *,
+    code: str = PERSON_CODE,
+    by: Principal | None = None,
+    name: str = "batch.csv",
+    encoding: str = "utf-8",
+    overrides: dict[str, str | None] | None = None,
+    force: bool = False,
+) -> Any:
+    """Submit a CSV text through the service and process it at once; returns the submission."""
+    from smartcity.ingest import pipeline
+    from smartcity.ingest import service as batches
+    from smartcity.ingest.vocab import Source
+
+    submission = batches.submit_batch(
+        session,
+        by=by or root(),
+        code=code,
+        stored=store_text(text, name, encoding),
+        source=Source.CLI,
+        overrides=overrides,
+        force=force,
+        enqueue=False,
+    )
+    session.flush()
+    if not submission.duplicate:
+        pipeline.process_batch(submission.batch.id)
+    session.expire_all()
+    return submission
+
+
+def add_rules(session: Session, code: str = PERSON_CODE) -> None:
+    """The rules the schema suggests (resident ID with birth date and sex, sex codes, phone, towns)."""
+    from smartcity.ingest import ruleset
+
+    ruleset.apply_suggestions(session, by=root(), code=code)

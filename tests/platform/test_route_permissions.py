@@ -38,6 +38,13 @@ HOLDERS: dict[str, frozenset[Role]] = {
     "audit.verify": frozenset({PA, AU}),
     "catalog.read": EVERYONE,
     "catalog.write": frozenset({PA, DA}),
+    "ingest.read": EVERYONE,
+    "ingest.submit": frozenset({PA, DA}),
+    "ingest.rules": frozenset({PA, DA}),
+    "ingest.feedback.respond": frozenset({PA, DA}),
+    "ingest.feedback.review": frozenset({PA}),
+    "ingest.pull": frozenset({PA, DA}),
+    "ingest.codetables": frozenset({PA}),
 }
 
 # Every route of the platform and the permission it needs.
@@ -92,6 +99,73 @@ ROUTES: dict[tuple[str, str], str] = {
     ("GET", "/catalog/{code}/versions/{version}"): "catalog.read",
     ("GET", "/catalog/{code}/edit"): "catalog.write",
     ("POST", "/catalog/{code}/edit"): "catalog.write",
+    ("POST", "/api/v1/catalog/entries/{code}/versions/{version}/retire"): "catalog.write",
+    ("POST", "/catalog/{code}/versions/{version}/retire"): "catalog.write",
+    # data collection: API
+    ("POST", "/api/v1/ingest/entries/{code}/batches"): "ingest.submit",
+    ("GET", "/api/v1/ingest/batches"): "ingest.read",
+    ("GET", "/api/v1/ingest/batches/{batch_id}"): "ingest.read",
+    ("GET", "/api/v1/ingest/batches/{batch_id}/report"): "ingest.read",
+    ("GET", "/api/v1/ingest/batches/{batch_id}/rejected"): "ingest.read",
+    ("GET", "/api/v1/ingest/batches/{batch_id}/rejected.csv"): "ingest.read",
+    ("GET", "/api/v1/ingest/batches/{batch_id}/mapping"): "ingest.read",
+    ("PUT", "/api/v1/ingest/batches/{batch_id}/mapping"): "ingest.submit",
+    ("POST", "/api/v1/ingest/batches/{batch_id}/rerun"): "ingest.submit",
+    ("DELETE", "/api/v1/ingest/batches/{batch_id}"): "ingest.submit",
+    ("GET", "/api/v1/ingest/entries/{code}/mapping"): "ingest.read",
+    ("PUT", "/api/v1/ingest/entries/{code}/mapping"): "ingest.rules",
+    ("GET", "/api/v1/ingest/entries/{code}/rules"): "ingest.read",
+    ("POST", "/api/v1/ingest/entries/{code}/rules"): "ingest.rules",
+    ("GET", "/api/v1/ingest/entries/{code}/rules/suggestions"): "ingest.read",
+    ("POST", "/api/v1/ingest/entries/{code}/rules/suggestions"): "ingest.rules",
+    ("PUT", "/api/v1/ingest/entries/{code}/rules/{rule_id}"): "ingest.rules",
+    ("DELETE", "/api/v1/ingest/entries/{code}/rules/{rule_id}"): "ingest.rules",
+    ("GET", "/api/v1/ingest/code-tables"): "ingest.read",
+    ("GET", "/api/v1/ingest/code-tables/{name}"): "ingest.read",
+    ("PUT", "/api/v1/ingest/code-tables/{name}"): "ingest.codetables",
+    ("GET", "/api/v1/ingest/feedback"): "ingest.read",
+    ("GET", "/api/v1/ingest/feedback/{item_id}"): "ingest.read",
+    ("POST", "/api/v1/ingest/feedback/{item_id}/dispute"): "ingest.feedback.respond",
+    ("POST", "/api/v1/ingest/feedback/{item_id}/verify"): "ingest.feedback.review",
+    ("POST", "/api/v1/ingest/feedback/{item_id}/dismiss"): "ingest.feedback.review",
+    ("POST", "/api/v1/ingest/feedback/{item_id}/reopen"): "ingest.feedback.review",
+    ("GET", "/api/v1/ingest/quality"): "ingest.read",
+    ("GET", "/api/v1/ingest/pulls"): "ingest.read",
+    ("POST", "/api/v1/ingest/pulls"): "ingest.pull",
+    ("GET", "/api/v1/ingest/pulls/{pull_id}"): "ingest.read",
+    ("PATCH", "/api/v1/ingest/pulls/{pull_id}"): "ingest.pull",
+    ("DELETE", "/api/v1/ingest/pulls/{pull_id}"): "ingest.pull",
+    ("POST", "/api/v1/ingest/pulls/{pull_id}/run"): "ingest.pull",
+    # data collection: console
+    ("GET", "/ingest"): "ingest.read",
+    ("GET", "/ingest/new"): "ingest.submit",
+    ("POST", "/ingest/upload"): "ingest.submit",
+    ("GET", "/ingest/batches/{batch_id}"): "ingest.read",
+    ("GET", "/ingest/batches/{batch_id}/progress"): "ingest.read",
+    ("GET", "/ingest/batches/{batch_id}/mapping"): "ingest.read",
+    ("POST", "/ingest/batches/{batch_id}/mapping"): "ingest.submit",
+    ("POST", "/ingest/batches/{batch_id}/discard"): "ingest.submit",
+    ("POST", "/ingest/batches/{batch_id}/rerun"): "ingest.submit",
+    ("GET", "/ingest/batches/{batch_id}/rejected"): "ingest.read",
+    ("GET", "/ingest/batches/{batch_id}/rejected.csv"): "ingest.read",
+    ("GET", "/ingest/batches/{batch_id}/report.json"): "ingest.read",
+    ("GET", "/ingest/entries/{code}/rules"): "ingest.read",
+    ("POST", "/ingest/entries/{code}/rules"): "ingest.rules",
+    ("POST", "/ingest/entries/{code}/rules/{rule_id}"): "ingest.rules",
+    ("POST", "/ingest/entries/{code}/rules/{rule_id}/delete"): "ingest.rules",
+    ("POST", "/ingest/entries/{code}/suggestions"): "ingest.rules",
+    ("GET", "/ingest/feedback"): "ingest.read",
+    ("POST", "/ingest/feedback/{item_id}/dispute"): "ingest.feedback.respond",
+    ("POST", "/ingest/feedback/{item_id}/{decision}"): "ingest.feedback.review",
+    ("POST", "/ingest/feedback-verify-corrected"): "ingest.feedback.review",
+    ("GET", "/ingest/quality"): "ingest.read",
+    ("GET", "/ingest/pulls"): "ingest.read",
+    ("POST", "/ingest/pulls"): "ingest.pull",
+    ("POST", "/ingest/pulls/{pull_id}/run"): "ingest.pull",
+    ("POST", "/ingest/pulls/{pull_id}/toggle"): "ingest.pull",
+    ("POST", "/ingest/pulls/{pull_id}/delete"): "ingest.pull",
+    ("GET", "/ingest/code-tables"): "ingest.read",
+    ("POST", "/ingest/code-tables"): "ingest.codetables",
 }
 
 ENTRY = "330281-GAJ-00001"
@@ -153,7 +227,13 @@ def concrete(path: str, victim_token: int) -> str:
         .replace("{version}", "1")
         .replace("{slug}", "not-found")
         .replace("{locale}", "en")
+        .replace("/code-tables/{name}", "/code-tables/gb2261_1")
         .replace("{name}", "iot")
+        .replace("{batch_id}", "1")
+        .replace("{rule_id}", "1")
+        .replace("{item_id}", "1")
+        .replace("{pull_id}", "1")
+        .replace("{decision}", "verify")
     )
 
 

@@ -306,7 +306,7 @@ def _mapping_problem(result: mapper.MappingResult, ev: EntryVersion, filename: s
         )
     missing = result.missing_required[0]
     return InvalidInput(
-        N_("The required field '{title}' ({field}) has no column in '{name}'."),
+        N_("The required field '{title}' ({field_name}) has no column in '{name}'."),
         field="mapping",
         title=ev.titles.get(missing, missing),
         field_name=missing,
