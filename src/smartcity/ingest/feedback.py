@@ -25,10 +25,10 @@ from smartcity.ingest.permissions import INGEST_RESPOND, INGEST_REVIEW
 from smartcity.ingest.ruleset import code_table_titles
 from smartcity.ingest.schemas import FeedbackDispute, FeedbackRead, FeedbackReview, ProblemRead
 from smartcity.ingest.validate import Evaluation
-from smartcity.ingest.vocab import ACTIVE_FEEDBACK, FeedbackStatus, Severity
+from smartcity.ingest.vocab import ACTIVE_FEEDBACK, LABELS, FeedbackStatus, Severity
 from smartcity.platform.audit import service as audit
 from smartcity.platform.errors import Conflict, NotFound, PermissionDenied
-from smartcity.platform.i18n import N_
+from smartcity.platform.i18n import N_, Message
 from smartcity.platform.identity import service as identity
 from smartcity.platform.identity.principal import Principal
 from smartcity.platform.paging import PageParams, fetch_page
@@ -281,8 +281,8 @@ def _transition(
             N_("Feedback item {id} is {status}; this step needs it to be {allowed}."),
             field="status",
             id=item_id,
-            status=item.status,
-            allowed=" / ".join(s.value for s in allowed_from),
+            status=Message(LABELS["feedback"][FeedbackStatus(item.status)]),
+            allowed=Message(LABELS["feedback"][allowed_from[0]]),
         )
     now = utcnow()
     previous = item.status

@@ -18,7 +18,7 @@ from typing import Any
 
 from cryptography.fernet import Fernet, InvalidToken
 from sqlalchemy import create_engine, select, text
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
@@ -71,10 +71,18 @@ def unseal(sealed: str) -> str:
         ) from None
 
 
+def engine_url(url: str) -> URL:
+    """The URL as SQLAlchemy opens it (plain postgresql:// uses psycopg 3, the driver the platform ships)."""
+    parsed = make_url(url)
+    if parsed.drivername == "postgresql":
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    return parsed
+
+
 def check_url(url: str) -> str:
     """A database URL of an allowed kind whose driver is installed; returns it with the password hidden."""
     try:
-        parsed = make_url(url)
+        parsed = engine_url(url)
     except ArgumentError:
         raise InvalidInput(N_("'{url}' is not a database URL."), field="url", url=url.split("@")[-1][:80]) from None
     if parsed.get_backend_name() not in ALLOWED_BACKENDS:
@@ -249,17 +257,17 @@ def _cell(value: Any) -> str:
 
 def extract(url: str, query: str, filename: str) -> files.StoredFile:
     """Run the query read-only and keep its result as a UTF-8 CSV file in the store."""
-    backend = make_url(url).get_backend_name()
-    connect_args: dict[str, Any] = {}
-    if backend == "postgresql":
-        connect_args = {"connect_timeout": 10, "options": f"-c statement_timeout={STATEMENT_TIMEOUT_MS}"}
-    engine = create_engine(url, connect_args=connect_args, poolclass=None)
+    target_url = engine_url(url)
+    backend = target_url.get_backend_name()
+    connect_args: dict[str, Any] = {"connect_timeout": 10} if backend == "postgresql" else {}
+    engine = create_engine(target_url, connect_args=connect_args, pool_pre_ping=False)
     folder = files.work_folder()
     target = folder / filename
     try:
         with engine.connect() as connection:
             if backend == "postgresql":
                 connection.exec_driver_sql("SET TRANSACTION READ ONLY")
+                connection.exec_driver_sql(f"SET LOCAL statement_timeout = {STATEMENT_TIMEOUT_MS}")
             result = connection.execution_options(stream_results=True).execute(text(query))
             with target.open("w", encoding="utf-8", newline="") as handle:
                 writer = csv.writer(handle)
