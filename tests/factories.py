@@ -127,10 +127,14 @@ def person_fields() -> list[dict[str, Any]]:
 
 def make_person_entry(session: Session, code: str = PERSON_CODE, department: str = "GAJ") -> CatalogEntry:
     make_department(session, department, "余姚市公安局" if department == "GAJ" else f"余姚市{department}")
-    return make_entry(session, code=code, name=f"人口基础信息{code[-3:]}", department=department, fields=person_fields())
+    return make_entry(
+        session, code=code, name=f"人口基础信息{code[-3:]}", department=department, fields=person_fields()
+    )
 
 
-def make_town(session: Session, code: str = "YMJD", name: str = "余姚市阳明街道办事处", division: str = "330281004") -> None:
+def make_town(
+    session: Session, code: str = "YMJD", name: str = "余姚市阳明街道办事处", division: str = "330281004"
+) -> None:
     existing = session.query(Department).filter_by(code=code).one_or_none()
     if existing is None:
         identity.create_department(

@@ -72,7 +72,9 @@ def test_upload_is_queued_processed_and_reported(client: TestClient, db: Session
     assert run_until_idle() == 1
     batch = client.get(f"{BASE}/batches/{body['id']}", headers=auth(tokens["staff"])).json()
     assert batch["status"] == "committed" and batch["rows"]["inserted"] == 1 and batch["rows"]["rejected"] == 1
-    report = client.get(f"{BASE}/batches/{body['id']}/report", headers={**auth(tokens["staff"]), "Accept-Language": "en"})
+    report = client.get(
+        f"{BASE}/batches/{body['id']}/report", headers={**auth(tokens["staff"]), "Accept-Language": "en"}
+    )
     data = report.json()
     assert data["score"] == 50.0 and data["titles"]["phone"] == "联系电话"
     assert [(c["field"], c["detail"], c["rows"]) for c in data["by_rule"]] == [("phone", "phone", 1)]
@@ -150,7 +152,9 @@ def test_bad_files_are_refused_and_nothing_written(
     assert db.scalar(select(func.count()).select_from(Batch)) == 0
 
 
-def test_ragged_rows_fail_the_batch_with_the_row_number(client: TestClient, db: Session, tokens: dict[str, str]) -> None:
+def test_ragged_rows_fail_the_batch_with_the_row_number(
+    client: TestClient, db: Session, tokens: dict[str, str]
+) -> None:
     body = f"{PERSON_HEADER}\n{ZHANG},张三,2,1952-01-20,,,\n{LI},李四,1\n".encode()
     batch_id = upload(client, tokens["admin"], body).json()["id"]
     run_until_idle()
@@ -185,7 +189,10 @@ def test_oversized_uploads_are_413(
 def test_who_may_submit(client: TestClient, db: Session, tokens: dict[str, str]) -> None:
     problem(upload(client, tokens["staff"], GOOD.encode()), 403)
     response = client.post(
-        f"{BASE}/entries/330281-XXX-00009/batches", params={"filename": "a.csv"}, content=GOOD.encode(), headers=auth(tokens["hub"])
+        f"{BASE}/entries/330281-XXX-00009/batches",
+        params={"filename": "a.csv"},
+        content=GOOD.encode(),
+        headers=auth(tokens["hub"]),
     )
     problem(response, 404)
     assert problem(upload(client, tokens["admin"], GOOD.encode(), version="7"), 404)["detail"]
@@ -209,7 +216,9 @@ def test_rules_api_validates_and_names_the_parameter(client: TestClient, db: Ses
         body = problem(client.post(url, json=payload, headers=auth(tokens["admin"])), 422)
         assert field in [e["field"] for e in body["errors"]], (payload, body)
     created = client.post(
-        url, json={"field": "full_name", "kind": "length", "params": {"min": 2, "max": 20}}, headers=auth(tokens["admin"])
+        url,
+        json={"field": "full_name", "kind": "length", "params": {"min": 2, "max": 20}},
+        headers=auth(tokens["admin"]),
     )
     assert created.status_code == 201 and "min=2" in created.json()["description"]
     rule_id = created.json()["id"]
@@ -258,7 +267,9 @@ def test_pull_configuration_is_checked_and_the_password_hidden(
         ("postgresql://u:secret@127.0.0.1/x", "SELECT 1; DROP TABLE people", "query"),
         ("postgresql://u:secret@127.0.0.1/x", "SELECT * INTO copy FROM people", "query"),
     ):
-        body = problem(client.post(f"{BASE}/pulls", json={**base, "url": url, "query": query}, headers=auth(tokens["admin"])), 422)
+        body = problem(
+            client.post(f"{BASE}/pulls", json={**base, "url": url, "query": query}, headers=auth(tokens["admin"])), 422
+        )
         assert body["errors"][0]["field"] == field, body
     created = client.post(
         f"{BASE}/pulls",
@@ -268,7 +279,14 @@ def test_pull_configuration_is_checked_and_the_password_hidden(
     assert created.status_code == 201, created.text
     assert created.json()["url"] == "postgresql://reader:***@127.0.0.1:5432/hk"
     assert "s3cret" not in db.scalars(select(PullSource.url_sealed)).one()
-    problem(client.post(f"{BASE}/pulls", json={**base, "url": "postgresql://a@b/c", "query": "SELECT 1"}, headers=auth(tokens["admin"])), 409)
+    problem(
+        client.post(
+            f"{BASE}/pulls",
+            json={**base, "url": "postgresql://a@b/c", "query": "SELECT 1"},
+            headers=auth(tokens["admin"]),
+        ),
+        409,
+    )
     problem(client.post(f"{BASE}/pulls/{created.json()['id']}/run", headers=auth(tokens["staff"])), 403)
 
 

@@ -286,7 +286,12 @@ def test_retired_version_takes_no_batches(db: Session, entry: None) -> None:
     catalog.retire_version(db, by=root(), code=PERSON_CODE, version=1, data=VersionRetire(note="已由第2版替代"))
     with pytest.raises(Conflict, match="retired") as caught:
         batches.submit_batch(
-            db, by=root(), code=PERSON_CODE, version=1, stored=store_text(csv(f"{ZHANG},张三,2,1952-01-20,,,")), source=Source.CLI
+            db,
+            by=root(),
+            code=PERSON_CODE,
+            version=1,
+            stored=store_text(csv(f"{ZHANG},张三,2,1952-01-20,,,")),
+            source=Source.CLI,
         )
     assert caught.value.field == "version" and "2" in str(caught.value)
     sub = ingest_text(db, csv(f"{ZHANG},张三,2,1952-01-20,,,"))
@@ -306,7 +311,9 @@ def test_feedback_loop_open_corrected_verified_and_disputes(db: Session, entry: 
     assert set(items) == {ZHANG, LI} and {i.status for i in items.values()} == {"open"}
     assert items[ZHANG].department_id == batch(db, first.batch.id).department_id
     gaj = principal(make_user(db, "gaj_admin", Role.DEPT_ADMIN, "GAJ"))
-    feedback.dispute(db, by=gaj, item_id=items[LI].id, data=feedback.FeedbackDispute(reason="该号码为单位短号，真实有效"))
+    feedback.dispute(
+        db, by=gaj, item_id=items[LI].id, data=feedback.FeedbackDispute(reason="该号码为单位短号，真实有效")
+    )
     second = ingest_text(
         db,
         csv(f"{ZHANG},张三,2,1952-01-20,13800001111,330281004,", f"{LI},李四,1,1983-10-08,12345,330281004,"),

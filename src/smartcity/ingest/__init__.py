@@ -5,6 +5,7 @@ from pathlib import Path
 from smartcity.ingest.api import UPLOAD_PATH
 from smartcity.ingest.api import router as api_router
 from smartcity.ingest.cli import app as cli_app
+from smartcity.ingest.cli import ingest as ingest_command
 from smartcity.ingest.pages import CONSOLE_UPLOAD_PATH, catalogue_links
 from smartcity.ingest.pages import router as page_router
 from smartcity.ingest.permissions import INGEST_READ, PERMISSIONS
@@ -31,6 +32,8 @@ module = Module(
     api=api_router,
     pages=page_router,
     cli=cli_app,
+    cli_name="data",
+    commands=(ingest_command,),
     nav=(NavItem(N_("Data collection"), "/ingest", INGEST_READ),),
     template_dirs=(str(Path(__file__).parent / "templates"),),
     jobs=(

@@ -284,16 +284,17 @@ def rule_records(rules: Sequence[Rule]) -> list[RuleRecord]:
 
 # --- suggestions from the schema -----------------------------------------------------------------------------
 
-CODE_LIST = re.compile(r"(\d{1,4})([^\d，,；;、\s]{1,16})")
+CODE_ITEM = re.compile(r"^(\d{1,4})([^\d\s位]\D{0,15})$")
 
 
 def _listed_codes(description: str) -> list[str] | None:
-    """Codes spelled out in a field description such as '1正常，2死亡，3迁出，4注销'."""
-    text = description.strip()
-    if not text or not text[0].isdigit():
+    """Codes spelled out in a field description such as '1正常，2死亡，3迁出，4注销' (not '12位…', a length)."""
+    items = [part.strip() for part in re.split(r"[，,；;、]", description.strip()) if part.strip()]
+    matches = [CODE_ITEM.match(item) for item in items]
+    if len(items) < 2 or not all(matches):
         return None
-    codes = [m.group(1) for m in CODE_LIST.finditer(text)]
-    return codes if len(codes) >= 2 and len(set(codes)) == len(codes) else None
+    codes = [m.group(1) for m in matches if m]
+    return codes if len(set(codes)) == len(codes) else None
 
 
 def suggest_rules(fields: Sequence[FieldSpec], existing: Sequence[Rule] = ()) -> list[RuleIn]:

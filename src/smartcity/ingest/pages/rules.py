@@ -167,7 +167,9 @@ async def create_rule(request: Request, session: DbSession, principal: RuleWrite
 
 
 @router.post("/entries/{code}/rules/{rule_id}", response_class=HTMLResponse)
-async def update_rule(request: Request, session: DbSession, principal: RuleWriter, code: str, rule_id: RowId) -> Response:
+async def update_rule(
+    request: Request, session: DbSession, principal: RuleWriter, code: str, rule_id: RowId
+) -> Response:
     """Save an edited rule."""
     return _save(request, session, principal, code, await request.form(), rule_id)
 

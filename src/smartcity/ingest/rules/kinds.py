@@ -182,7 +182,9 @@ def regex_error(pattern: str) -> str | None:
     try:
         pl.Series([""], dtype=pl.String).str.contains(pattern)
     except Exception as exc:
-        return str(exc).splitlines()[0][:200]
+        lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+        reasons = [line.removeprefix("error:").strip() for line in lines if line.startswith("error:")]
+        return (reasons[-1] if reasons else lines[-1] if lines else "invalid")[:200]
     return None
 
 
