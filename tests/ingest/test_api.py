@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 from collections.abc import Iterator
 
 import openpyxl
@@ -68,7 +69,8 @@ def test_upload_is_queued_processed_and_reported(client: TestClient, db: Session
     assert response.status_code == 202, response.text
     body = response.json()
     assert response.headers["location"] == f"{BASE}/batches/{body['id']}"
-    assert (body["status"], body["encoding"], body["submitted_by"]) == ("queued", "gb18030", "gaj_admin#token1")
+    assert (body["status"], body["encoding"]) == ("queued", "gb18030")
+    assert body["submitted_by"].startswith("gaj_admin#token")
     assert run_until_idle() == 1
     batch = client.get(f"{BASE}/batches/{body['id']}", headers=auth(tokens["staff"])).json()
     assert batch["status"] == "committed" and batch["rows"]["inserted"] == 1 and batch["rows"]["rejected"] == 1
@@ -122,7 +124,7 @@ def test_xlsx_and_json_lines_uploads(client: TestClient, db: Session, tokens: di
     book.save(buffer)
     xlsx = upload(client, tokens["admin"], buffer.getvalue(), filename="people.csv")
     assert xlsx.status_code == 202 and xlsx.json()["file_format"] == "xlsx"
-    lines = '{"resident_id": "%s", "full_name": "李四", "gender_code": 1, "birth_date": "1983-10-08"}\n' % LI
+    lines = json.dumps({"resident_id": LI, "full_name": "李四", "gender_code": 1, "birth_date": "1983-10-08"}) + "\n"
     jsonl = upload(client, tokens["admin"], lines.encode(), filename="people.jsonl")
     assert jsonl.status_code == 202 and jsonl.json()["file_format"] == "jsonl"
     run_until_idle()

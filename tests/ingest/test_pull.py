@@ -35,7 +35,8 @@ def source() -> Iterator[tuple[Engine, str]]:
             conn.execute(text("CREATE SEQUENCE hk_seq"))
             conn.execute(
                 text(
-                    "INSERT INTO hk_people VALUES (:a, '张三', '2', '1952-01-20', '13800001111'), (:b, '李四', '1', :d, '12345')"
+                    "INSERT INTO hk_people VALUES (:a, '张三', '2', '1952-01-20', '13800001111'), "
+                    "(:b, '李四', '1', :d, '12345')"
                 ),
                 {"a": ZHANG, "b": LI, "d": dt.date(1983, 10, 8)},
             )

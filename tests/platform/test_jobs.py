@@ -358,3 +358,19 @@ def test_run_periodic_calls_a_task_only_when_its_interval_has_passed(monkeypatch
     assert calls == ["broken", "broken", "minutely"]
     worker.run_periodic(now=1060.5)
     assert calls == ["broken", "broken", "minutely"]
+
+
+def test_a_job_that_kills_its_worker_on_its_last_attempt_is_failed_not_retried(
+    db: Session, register_kind: RegisterKind, dead_pid: int
+) -> None:
+    kind = register_kind(max_attempts=1)
+    expired = jobs.enqueue(db, kind, {"n": 1})
+    orphan = jobs.enqueue(db, kind, {"n": 2})
+    assert jobs.claim(db, worker="host-a:100", kinds=[kind]) is not None
+    assert jobs.claim(db, worker=f"{socket.gethostname()}:{dead_pid}", kinds=[kind]) is not None
+    db.execute(update(Job).where(Job.id == expired.id).values(locked_until=utcnow() - dt.timedelta(seconds=1)))
+    assert jobs.reclaim_orphans(db) == 0
+    assert jobs.claim(db, worker="host-b:200", kinds=[kind]) is None
+    db.expire_all()
+    for job in (db.get(Job, expired.id), db.get(Job, orphan.id)):
+        assert job is not None and job.status == "failed" and "stopped" in job.last_error and job.locked_by is None

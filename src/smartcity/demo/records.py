@@ -114,7 +114,10 @@ INDUSTRIES = (
     ("贸易", "F5179"),
 )
 # Characters that Chinese trade names are made of (two of them make a brand: 恒丰, 宏达, 舜宇 …).
-BRAND_CHARACTERS = "舜宇阳明姚江四龙山丰凤鸣兰亭东方华泰金辉恒鼎盛瑞新宏达永天元珠海鹰银河利信诚中意北斗星光嘉德康润泽汇通安鑫晨卓越美佳杰亿联盈博腾飞"
+BRAND_CHARACTERS = (
+    "舜宇阳明姚江四龙山丰凤鸣兰亭东方华泰金辉恒鼎盛瑞新宏达永天元珠海"
+    "鹰银河利信诚中意北斗星光嘉德康润泽汇通安鑫晨卓越美佳杰亿联盈博腾飞"
+)
 PLACES = ("余姚市", "余姚市", "余姚市", "宁波", "浙江")
 SUFFIXES = ("有限公司", "有限公司", "有限公司", "股份有限公司", "厂")
 

@@ -37,8 +37,9 @@ module = Module(
     nav=(NavItem(N_("Data collection"), "/ingest", INGEST_READ),),
     template_dirs=(str(Path(__file__).parent / "templates"),),
     jobs=(
-        # A batch is not retried automatically: a failure is reported on the batch, and a person re-runs it.
-        JobKind(PROCESS_JOB, process_batch_job, max_attempts=1),
+        # A batch that fails is reported on the batch, and a person re-runs it (the handler does not raise for that).
+        # A batch is resumed once if its worker dies (a restart); one that kills its worker twice is left failed.
+        JobKind(PROCESS_JOB, process_batch_job, max_attempts=2),
         JobKind(RUN_JOB, run_pull_job, max_attempts=1),
     ),
     periodic=(PeriodicTask("ingest.due_pulls", 60.0, _enqueue_due_pulls),),

@@ -82,6 +82,7 @@ def engine_url(url: str) -> URL:
 def check_url(url: str) -> str:
     """A database URL of an allowed kind whose driver is installed; returns it with the password hidden."""
     try:
+        shown = make_url(url)
         parsed = engine_url(url)
     except ArgumentError:
         raise InvalidInput(N_("'{url}' is not a database URL."), field="url", url=url.split("@")[-1][:80]) from None
@@ -98,7 +99,7 @@ def check_url(url: str) -> str:
         raise InvalidInput(
             N_("No database driver for '{driver}' is installed on this server."), field="url", driver=parsed.drivername
         ) from None
-    return parsed.render_as_string(hide_password=True)
+    return shown.render_as_string(hide_password=True)
 
 
 def _strip_sql_comments(query: str) -> str:

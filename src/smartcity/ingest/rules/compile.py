@@ -119,6 +119,40 @@ def typed_expr(column: pl.Expr, field_type: FieldType, timezone: str) -> pl.Expr
     return None
 
 
+PRIMARY_FORMAT = {FieldType.DATE: "%Y-%m-%d", FieldType.DATETIME: "%Y-%m-%d %H:%M:%S"}
+
+
+def typed_series(values: pl.Series, field_type: FieldType, timezone: str) -> pl.Series:
+    """`typed_expr` over one column, fast: the usual format first, the other accepted ones only where it failed."""
+    if field_type not in PRIMARY_FORMAT:
+        expr = typed_expr(pl.col(values.name), field_type, timezone)
+        assert expr is not None
+        return values.to_frame().select(expr).to_series()
+    if field_type is FieldType.DATE:
+        primary = values.str.to_date(PRIMARY_FORMAT[field_type], strict=False)
+    else:
+        primary = (
+            values.str.to_datetime(PRIMARY_FORMAT[field_type], strict=False, time_unit="us")
+            .dt.replace_time_zone(timezone, ambiguous="earliest", non_existent="null")
+            .dt.convert_time_zone("UTC")
+        )
+    failed = (values.is_not_null() & primary.is_null()).arg_true()
+    if failed.len() == 0:
+        return primary
+    expr = typed_expr(pl.col(values.name), field_type, timezone)
+    assert expr is not None
+    retried = values.gather(failed).to_frame().select(expr).to_series()
+    return primary.scatter(failed, retried)
+
+
+def ric_name(name: str) -> str:
+    return f"__ric:{name}"
+
+
+def uscc_name(name: str, chunk: int) -> str:
+    return f"__usc{chunk}:{name}"
+
+
 def identifier_fields(rules: Sequence[RuleRecord]) -> set[str]:
     """Fields holding resident IDs or credit codes: compacted and upper-cased before checking and storing."""
     return {r.field for r in rules if r.kind in (RuleKind.RESIDENT_ID, RuleKind.USCC)}
@@ -130,21 +164,38 @@ def prepare(
     """Trim every value (empty → null), tidy identifiers, add typed columns and the business key."""
     names = [spec.name for spec in schema if spec.name in frame.columns]
     identifiers = identifier_fields(rules)
+    # Most columns arrive clean: look first, and trim only the columns that need it (trimming costs ~40 ms a column
+    # per million rows).
+    edge = f"^[{WHITESPACE}]|[{WHITESPACE}]$"
+    untidy = frame.select(
+        *(pl.col(n).str.contains(edge).any().alias(f"s:{n}") for n in names),
+        *(((pl.col(n) == "").any()).alias(f"e:{n}") for n in names),
+    ).row(0, named=True)
     cleaned = []
     for name in names:
-        column = pl.col(name).str.strip_chars(WHITESPACE)
+        column = pl.col(name)
+        if untidy[f"s:{name}"]:
+            column = column.str.strip_chars(WHITESPACE)
         if name in identifiers:
             column = column.str.replace_all(r"[\s-]", "").str.to_uppercase()
-        cleaned.append(pl.when(column.str.len_bytes() > 0).then(column).alias(name))
+        if untidy[f"s:{name}"] or untidy[f"e:{name}"] or name in identifiers:
+            cleaned.append(pl.when(column.str.len_bytes() > 0).then(column).alias(name))
     frame = frame.with_columns(cleaned)
-    typed = []
-    for spec in schema:
-        if spec.name not in frame.columns:
+    typed = [
+        typed_series(frame.get_column(spec.name), spec.type, timezone).alias(typed_name(spec.name))
+        for spec in schema
+        if spec.name in frame.columns and spec.type is not FieldType.STRING
+    ]
+    helpers: list[pl.Expr] = []
+    for rule in rules:
+        if rule.field not in frame.columns:
             continue
-        expr = typed_expr(pl.col(spec.name), spec.type, timezone)
-        if expr is not None:
-            typed.append(expr.alias(typed_name(spec.name)))
-    frame = frame.with_columns(typed)
+        if rule.kind is RuleKind.RESIDENT_ID:
+            helpers.append(ids.ric_number(pl.col(rule.field)).alias(ric_name(rule.field)))
+        elif rule.kind is RuleKind.USCC:
+            chunks = ids.uscc_chunks(pl.col(rule.field))
+            helpers += [chunk.alias(uscc_name(rule.field, i)) for i, chunk in enumerate(chunks)]
+    frame = frame.with_columns([*typed, *helpers])
     keys = [spec for spec in schema if spec.key]
     if not all(spec.name in frame.columns for spec in keys):
         return frame.with_columns(pl.lit(None, dtype=pl.String).alias(KEY))
@@ -275,7 +326,8 @@ def rule_expr(
             .otherwise(pl.lit(None, dtype=pl.String))
         )
     if isinstance(params, ResidentIdParams):
-        problem = ids.ric_problem_expr(column, today=today, check_region=params.check_region)
+        number = pl.col(ric_name(rule.field))
+        problem = ids.ric_problem_expr(column, today=today, check_region=params.check_region, number=number)
         expr = pl.when(~present).then(pl.lit(None, dtype=pl.String)).when(problem.is_not_null()).then(problem)
         if params.birth_date_field and params.birth_date_field in schema:
             birth = pl.col(typed_name(params.birth_date_field))
@@ -284,10 +336,11 @@ def rule_expr(
             )
         if params.sex_field and params.sex_field in schema:
             sex = pl.col(params.sex_field)
-            expr = expr.when(sex.is_in(["1", "2"]) & (sex != ids.ric_sex(column))).then(pl.lit("sex_mismatch"))
+            expr = expr.when(sex.is_in(["1", "2"]) & (sex != ids.ric_sex(column, number))).then(pl.lit("sex_mismatch"))
         return expr.otherwise(pl.lit(None, dtype=pl.String))
     if rule.kind is RuleKind.USCC:
-        return pl.when(present).then(ids.uscc_problem_expr(column)).otherwise(pl.lit(None, dtype=pl.String))
+        chunks = [pl.col(uscc_name(rule.field, i)) for i in range(len(ids.USCC_CHUNKS))]
+        return pl.when(present).then(ids.uscc_problem_expr(column, chunks)).otherwise(pl.lit(None, dtype=pl.String))
     if isinstance(params, PhoneParams):
         return _problem(
             present & ~column.str.contains(ids.phone_pattern(allow_landline=params.allow_landline)), "phone"

@@ -98,11 +98,12 @@ def enqueue(
 def claim(session: Session, *, worker: str, kinds: list[str], now: dt.datetime | None = None) -> Job | None:
     """Take the oldest due job of `kinds` (or one whose lease ran out) for `worker`; None when there is none."""
     now = now or utcnow()
+    _give_up_on_dead_workers(session, kinds, now)
     claimable = and_(
         Job.kind.in_(kinds),
         or_(
             and_(Job.status == QUEUED, Job.run_after <= now),
-            and_(Job.status == RUNNING, Job.locked_until < now),
+            and_(Job.status == RUNNING, Job.locked_until < now, Job.attempts < Job.max_attempts),
         ),
     )
     candidate = select(Job.id).where(claimable).order_by(Job.run_after, Job.id).limit(1)
@@ -125,6 +126,28 @@ def claim(session: Session, *, worker: str, kinds: list[str], now: dt.datetime |
         return None
     session.expire_all()
     return session.get(Job, job_id)
+
+
+def _give_up_on_dead_workers(session: Session, kinds: list[str], now: dt.datetime) -> None:
+    """A job whose lease ran out after its last attempt took its worker down with it: fail it, don't retry forever."""
+    session.execute(
+        update(Job)
+        .where(
+            Job.kind.in_(kinds),
+            Job.status == RUNNING,
+            Job.locked_until < now,
+            Job.attempts >= Job.max_attempts,
+        )
+        .values(
+            status=FAILED,
+            finished_at=now,
+            locked_by=None,
+            locked_until=None,
+            dedupe_key=None,
+            last_error="the worker stopped while running the last attempt (killed or crashed)",
+        )
+        .execution_options(synchronize_session=False)
+    )
 
 
 def renew(session: Session, *, job_id: int, worker: str) -> bool:
@@ -165,7 +188,7 @@ def pid_alive(pid: int) -> bool:
     """Whether a process with `pid` exists on this host."""
     try:
         os.kill(pid, 0)
-    except ProcessLookupError:
+    except (ProcessLookupError, OverflowError, ValueError):
         return False
     except PermissionError:
         return True
@@ -177,7 +200,9 @@ def owner_is_dead(owner: str | None) -> bool:
     if not owner or ":" not in owner:
         return False
     host, _, pid = owner.rpartition(":")
-    return host == socket.gethostname() and pid.isdigit() and not pid_alive(int(pid))
+    if host != socket.gethostname() or not (pid.isascii() and pid.isdigit()) or not 0 < int(pid) < 2**31:
+        return False
+    return not pid_alive(int(pid))
 
 
 def reclaim_orphans(session: Session) -> int:
@@ -185,9 +210,15 @@ def reclaim_orphans(session: Session) -> int:
     count = 0
     for job in session.scalars(select(Job).where(Job.status == RUNNING)):
         if owner_is_dead(job.locked_by):
-            job.status = QUEUED
             job.locked_by = None
             job.locked_until = None
+            if job.attempts >= job.max_attempts:
+                job.status = FAILED
+                job.finished_at = utcnow()
+                job.dedupe_key = None
+                job.last_error = "the worker stopped while running the last attempt (killed or crashed)"
+                continue
+            job.status = QUEUED
             job.run_after = utcnow()
             count += 1
     return count
