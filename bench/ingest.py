@@ -313,7 +313,8 @@ def report(result: dict[str, Any], rows: int) -> None:
     print(f"  {'floor':10} {floor['seconds']:9.2f} {floor_rate:10,.0f} {floor['peak_mb']:9.0f}")
     print(f"  pipeline/floor time ratio {ratio:.2f}x")
     print(
-        f"  pipeline: {ours['status']}, {ours['inserted']:,} rows stored, {ours['rejected']:,} quarantined; stages {ours['timings']}"
+        f"  pipeline: {ours['status']}, {ours['inserted']:,} rows stored, {ours['rejected']:,} quarantined; "
+        f"stages {ours['timings']}"
     )
     checks = [
         (f"≥ 100,000 rows/s end to end ({rate:,.0f})", rate >= 100_000),
@@ -323,7 +324,8 @@ def report(result: dict[str, Any], rows: int) -> None:
     for text, ok in checks:
         print(f"  {'met ' if ok else 'MISSED'} {text}")
     print(
-        f"{result['store']}: {rows} rows, pipeline {ours['seconds']:.2f} s ({rate:,.0f} rows/s, {ours['peak_mb']:.0f} MB) | "
+        f"{result['store']}: {rows} rows, pipeline {ours['seconds']:.2f} s "
+        f"({rate:,.0f} rows/s, {ours['peak_mb']:.0f} MB) | "
         f"floor {floor['seconds']:.2f} s ({floor_rate:,.0f} rows/s, {floor['peak_mb']:.0f} MB) | ratio {ratio:.2f}x"
     )
 

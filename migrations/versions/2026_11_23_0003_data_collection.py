@@ -106,6 +106,7 @@ def upgrade() -> None:
         sa.Column("owner", sa.String(length=100), nullable=True),
         sa.Column("heartbeat_at", smartcity.db.UTCDateTime(timezone=True), nullable=True),
         sa.Column("created_at", smartcity.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("received_at", smartcity.db.UTCDateTime(timezone=True), nullable=False),
         sa.Column("started_at", smartcity.db.UTCDateTime(timezone=True), nullable=True),
         sa.Column("finished_at", smartcity.db.UTCDateTime(timezone=True), nullable=True),
         sa.ForeignKeyConstraint(
@@ -121,6 +122,7 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_ingest_batch_finished_at"), ["finished_at"], unique=False)
         batch_op.create_index(batch_op.f("ix_ingest_batch_idempotency_key"), ["idempotency_key"], unique=False)
         batch_op.create_index(batch_op.f("ix_ingest_batch_pull_id"), ["pull_id"], unique=False)
+        batch_op.create_index(batch_op.f("ix_ingest_batch_received_at"), ["received_at"], unique=False)
         batch_op.create_index(batch_op.f("ix_ingest_batch_status"), ["status"], unique=False)
 
     op.create_table(
@@ -289,6 +291,7 @@ def downgrade() -> None:
     op.drop_table("ingest_entry_table")
     with op.batch_alter_table("ingest_batch", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_ingest_batch_status"))
+        batch_op.drop_index(batch_op.f("ix_ingest_batch_received_at"))
         batch_op.drop_index(batch_op.f("ix_ingest_batch_pull_id"))
         batch_op.drop_index(batch_op.f("ix_ingest_batch_idempotency_key"))
         batch_op.drop_index(batch_op.f("ix_ingest_batch_finished_at"))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request, Response
@@ -94,6 +95,10 @@ async def submit_batch(
     filename: Annotated[str, Query(min_length=1, max_length=200, description="the file's name, for reports")],
     version: Annotated[int | None, Query(ge=1, le=100_000, description="schema version (default: current)")] = None,
     force: Annotated[bool, Query(description="process even if the same file was already loaded")] = False,
+    received: Annotated[
+        dt.datetime | None,
+        Query(description="when a file delivered offline reached the hub (ISO 8601 with offset; default: now)"),
+    ] = None,
 ) -> BatchRead:
     """Submit a file of records for an entry; 202 and the queued batch (poll it), or 200 with the earlier batch."""
     files.check_declared_size(request.headers.get("content-length"))
@@ -107,6 +112,7 @@ async def submit_batch(
         source=Source.API,
         version=version,
         force=force,
+        received_at=received if received is None or received.tzinfo else received.replace(tzinfo=dt.UTC),
     )
     response.headers["Location"] = f"{PREFIX}/batches/{submission.batch.id}"
     if submission.duplicate:

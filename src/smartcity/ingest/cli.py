@@ -2,20 +2,23 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import getpass
 import sys
 from pathlib import Path
 from typing import Annotated
+from zoneinfo import ZoneInfo
 
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from smartcity.config import get_settings
 from smartcity.db import unit_of_work
 from smartcity.ingest.vocab import LABELS, BatchStatus, Source, Stage
-from smartcity.platform.errors import DomainError
-from smartcity.platform.i18n import gettext
+from smartcity.platform.errors import DomainError, InvalidInput
+from smartcity.platform.i18n import N_, gettext
 
 app = typer.Typer(help="Data collection: batches, reports, re-runs, pulls.", no_args_is_help=True)
 console = Console()
@@ -50,6 +53,19 @@ def _mapping(pairs: list[str], ignored: list[str]) -> dict[str, str | None]:
     for header in ignored:
         found[header.strip()] = None
     return found
+
+
+def received_time(text: str | None) -> dt.datetime | None:
+    """A date (midnight in the city's time zone) or an ISO date and time; InvalidInput for anything else."""
+    if text is None:
+        return None
+    try:
+        value = dt.datetime.fromisoformat(text)
+    except ValueError:
+        raise InvalidInput(N_("'{value}' is not a date (YYYY-MM-DD)."), field="received", value=text) from None
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=ZoneInfo(get_settings().timezone))
+    return value.astimezone(dt.UTC)
 
 
 def _run(batch_id: int) -> BatchStatus:
@@ -116,6 +132,9 @@ def ingest(
     ignore: Annotated[list[str], typer.Option(help="a column to ignore, repeatable")] = [],  # noqa: B006
     force: Annotated[bool, typer.Option(help="process even if this file was already loaded")] = False,
     user: Annotated[str | None, typer.Option("--as", help="submit as this console user")] = None,
+    received: Annotated[
+        str | None, typer.Option(help="date a file delivered offline was received, YYYY-MM-DD (default: now)")
+    ] = None,
 ) -> None:
     """Ingest FILE into a catalogue entry: check every row, store the good ones, quarantine and report the rest."""
     from smartcity.ingest import files
@@ -126,6 +145,7 @@ def ingest(
         raise typer.Exit(code=2)
     principal = _principal(user)
     try:
+        received_at = received_time(received)
         stored = files.store_local(file)
         with unit_of_work() as session:
             submission = batches.submit_batch(
@@ -138,6 +158,7 @@ def ingest(
                 overrides=_mapping(map_, ignore) or None,
                 force=force,
                 enqueue=False,
+                received_at=received_at,
             )
             batch_id, duplicate = submission.batch.id, submission.duplicate
             finished = submission.batch.finished_at

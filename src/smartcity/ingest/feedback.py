@@ -45,9 +45,13 @@ def apply_batch(
     version: int,
     department_id: int,
     evaluation: Evaluation,
+    received: dt.datetime,
     now: dt.datetime,
 ) -> dict[str, int]:
-    """Open or refresh an item per problem record, and close as corrected the items whose record is now clean."""
+    """Open or refresh an item per problem record, and close as corrected the items whose record is now clean.
+
+    An item opens, and a correction closes it, on the day the batch's data was received.
+    """
     active = {
         key: (item_id, status)
         for item_id, key, status in session.execute(
@@ -71,7 +75,7 @@ def apply_batch(
             .values(
                 status=FeedbackStatus.CORRECTED.value,
                 corrected_batch_id=batch_id,
-                closed_at=now,
+                closed_at=received,
                 updated_at=now,
                 handled_by=f"batch #{batch_id}",
             )
@@ -108,7 +112,7 @@ def apply_batch(
                 "problems": row.problems,
                 "dispute_reason": "",
                 "resolution_note": "",
-                "created_at": now,
+                "created_at": received,
                 "updated_at": now,
             }
         )

@@ -53,6 +53,9 @@ class Batch(Base):
     owner: Mapped[str | None] = mapped_column(String(100))
     heartbeat_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    # When the department's data reached the hub: the submission time, or the date a file delivered offline
+    # (on a disk, by courier) was received. The quality figures are by this date.
+    received_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
     started_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     finished_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, index=True)
 

@@ -11,6 +11,7 @@ Three steps, each with its own transaction:
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import time
 from collections.abc import Callable
@@ -64,6 +65,7 @@ class Plan:
     rules_snapshot: dict[int, dict[str, Any]]
     code_tables: dict[str, dict[str, str]]
     own_table: str | None
+    received_at: dt.datetime
     compare_tables: dict[int, tuple[str | None, list[FieldSpec]]] = field(default_factory=dict)
 
 
@@ -136,6 +138,7 @@ def _claim(batch_id: int, owner: str) -> Plan | Outcome:
             rules_snapshot=snapshot,
             code_tables=ruleset.code_tables(session),
             own_table=own.table_name if own else None,
+            received_at=batch.received_at,
             compare_tables=compare_tables,
         )
 
@@ -302,6 +305,7 @@ def _write(plan: Plan, evaluation: Evaluation, report: dict[str, Any], progress:
             version=plan.ev.version,
             department_id=plan.ev.department_id,
             evaluation=evaluation,
+            received=plan.received_at,
             now=now,
         )
         entry_table.row_count += result.inserted

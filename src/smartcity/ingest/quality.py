@@ -61,7 +61,7 @@ def overview(session: Session, *, by: Principal, days: int = 90, today: dt.date 
                     func.sum(Batch.rows_total),
                     func.sum(Batch.rows_rejected),
                 )
-                .where(Batch.status == BatchStatus.COMMITTED.value, Batch.finished_at >= since)
+                .where(Batch.status == BatchStatus.COMMITTED.value, Batch.received_at >= since)
                 .group_by(Batch.department_id),
                 Batch.department_id,
             )
@@ -108,15 +108,13 @@ def _series(
     days = [first + dt.timedelta(days=i) for i in range((last - first).days + 1)]
     received: Counter[dt.date] = Counter()
     rejected: Counter[dt.date] = Counter()
-    stmt = select(Batch.finished_at, Batch.rows_total, Batch.rows_rejected).where(
-        Batch.status == BatchStatus.COMMITTED.value, Batch.finished_at >= since
+    stmt = select(Batch.received_at, Batch.rows_total, Batch.rows_rejected).where(
+        Batch.status == BatchStatus.COMMITTED.value, Batch.received_at >= since
     )
     if scope is not None:
         stmt = stmt.where(Batch.department_id == scope)
-    for finished, total, bad in session.execute(stmt):
-        if finished is None:
-            continue
-        day = finished.astimezone(zone).date()
+    for received_at, total, bad in session.execute(stmt):
+        day = received_at.astimezone(zone).date()
         received[day] += total
         rejected[day] += bad
     opened: Counter[dt.date] = Counter()

@@ -60,6 +60,7 @@ class BatchRead(BaseModel):
     score: float | None
     error: BatchError | None
     created_at: dt.datetime
+    received_at: dt.datetime = Field(description="when the data reached the hub (quality figures are by this date)")
     started_at: dt.datetime | None
     finished_at: dt.datetime | None
 

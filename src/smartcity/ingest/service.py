@@ -197,6 +197,7 @@ def batch_read(batch: Batch, departments: dict[int, DepartmentRef], locale: str)
         score=batch.score,
         error=error_text(batch.error, locale),
         created_at=batch.created_at,
+        received_at=batch.received_at,
         started_at=batch.started_at,
         finished_at=batch.finished_at,
     )
@@ -362,16 +363,24 @@ def submit_batch(
     overrides: dict[str, str | None] | None = None,
     force: bool = False,
     enqueue: bool = True,
+    received_at: dt.datetime | None = None,
 ) -> Submission:
     """Check and register a submitted file as a batch of `code`; queue it when its columns are all mapped.
 
     The file must be readable as a whole (format, encoding, headers) or FileProblem is raised and nothing is
     written. `columns` is a complete mapping chosen by a person; `overrides` adjust the suggested one (the saved
-    mapping, then names and titles). Re-submitting a file that was already committed with the same mapping and
+    mapping, then names and titles). `received_at` registers a file delivered offline on the day it arrived.
+    Re-submitting a file that was already committed with the same mapping and
     rules changes nothing and returns that batch (unless `force`).
     """
     ev = entry_version(session, by=by, code=code, version=version)
     require_submit(by, ev)
+    now = utcnow()
+    if received_at is not None and not (now - dt.timedelta(days=3660) <= received_at <= now + dt.timedelta(minutes=5)):
+        raise InvalidInput(
+            N_("The date the data was received must lie within the last ten years, not in the future."),
+            field="received_at",
+        )
     for header, target in (overrides or {}).items():
         if target is not None and target not in ev.titles:
             raise InvalidInput(
@@ -390,7 +399,6 @@ def submit_batch(
         result = mapper.suggest(head.headers, ev.fields, {**(saved or {}), **(overrides or {})})
     if columns is not None and not result.complete:
         raise _mapping_problem(result, ev, stored.filename)
-    now = utcnow()
     batch = Batch(
         entry_code=ev.code,
         version=ev.version,
@@ -408,6 +416,7 @@ def submit_batch(
         status=BatchStatus.AWAITING_MAPPING.value,
         stage=Stage.WAITING.value,
         created_at=now,
+        received_at=received_at or now,
     )
     samples = {h: head.frame.get_column(h).to_list() for h in head.headers}
     if not result.complete:

@@ -214,6 +214,7 @@ ENTRIES: tuple[Entry, ...] = (
             *org(name_title="纳税人名称"),
             code_of("registration_type", "登记注册类型", "GB/T 12402 经济类型分类"),
             industry_code(),
+            address("registered_address", "注册地址"),
             text("tax_office", "主管税务所（科、分局）"),
             code_of("taxpayer_status", "纳税人状态", "1正常，2非正常，3注销，4停业"),
             date("registered_date", "登记日期"),
