@@ -33,6 +33,7 @@ test: migrate
 ## make bench: benchmarks, each printing its figure beside its baseline
 bench: migrate
 	$(BIN)/python bench/catalog_search.py
+	$(BIN)/python bench/ingest.py
 
 lint: install
 	$(BIN)/ruff check src tests bench

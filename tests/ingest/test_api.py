@@ -86,8 +86,11 @@ def test_upload_is_queued_processed_and_reported(client: TestClient, db: Session
     download = client.get(f"{BASE}/batches/{body['id']}/rejected.csv", headers=auth(tokens["staff"]))
     assert download.headers["content-disposition"].startswith('attachment; filename="rejected-')
     text = download.content.decode("utf-8")
-    assert text.startswith("\ufeff公民身份号码,姓名,性别,出生日期,联系电话,所属乡镇（街道）,月收入,原行号,问题说明")
-    assert f"{LI},李四,1,1983-10-08,12345,330281004,,3," in text
+    assert text.startswith(
+        "\ufeff公民身份号码,姓名,性别,出生日期,联系电话,所属乡镇（街道）,月收入,原行号,反馈编号,问题说明"
+    )
+    item = db.scalars(select(FeedbackItem)).one()
+    assert f"{LI},李四,1,1983-10-08,12345,330281004,,3,{item.id}," in text
 
 
 def test_the_rejected_rows_download_can_be_corrected_and_uploaded_again(

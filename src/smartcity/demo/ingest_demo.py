@@ -31,6 +31,7 @@ from smartcity.demo import records
 from smartcity.ingest import feedback, files, pipeline, reports, ruleset
 from smartcity.ingest import service as batches
 from smartcity.ingest.feedback import FeedbackFilter
+from smartcity.ingest.mapping import FEEDBACK_COLUMN, ROW_COLUMN
 from smartcity.ingest.rules.identifiers import resident_id_problem, resident_id_sex
 from smartcity.ingest.schemas import FeedbackDispute, FeedbackReview, RuleIn
 from smartcity.ingest.vocab import FeedbackStatus, Source
@@ -74,6 +75,10 @@ class Planned:
     encoding: str = "utf-8"
     truth: list[Problem] = field(default_factory=list)
     numeric_cells: set[str] = field(default_factory=set)
+    # A correction: the rejected rows of the file `answers` downloaded, `share` of them set right from `clean`.
+    answers: str | None = None
+    clean: pl.DataFrame | None = None
+    share: float = 1.0
 
     def payload(self) -> bytes:
         """The file's bytes in its format and encoding."""
@@ -197,14 +202,29 @@ def population(rows: int, seed: int = 1) -> tuple[pl.DataFrame, Planned]:
 
 
 def corrections(planned: Planned, clean: pl.DataFrame, share: float, days_ago: int, filename: str) -> Planned:
-    """The department's corrected rows for part of the records it was told about (by row of the first file)."""
-    bad_rows = sorted({row for row, *_ in planned.truth})
-    fixed = bad_rows[: int(len(bad_rows) * share)]
-    titles = planned.frame.columns
-    frame = clean.select(clean.columns[: len(titles)]).rename(
-        dict(zip(clean.columns[: len(titles)], titles, strict=True))
+    """The department's answer to its feedback: the downloaded problem rows, part of them corrected."""
+    columns = clean.columns[: len(planned.frame.columns)]
+    titled = clean.select(columns).rename(dict(zip(columns, planned.frame.columns, strict=True)))
+    return Planned(
+        planned.code,
+        planned.user,
+        filename,
+        pl.DataFrame(),
+        days_ago,
+        planned.encoding,
+        answers=planned.filename,
+        clean=titled,
+        share=share,
     )
-    return Planned(planned.code, planned.user, filename, frame[[r - 2 for r in fixed]], days_ago, planned.encoding)
+
+
+def corrected_download(download: str, planned: Planned) -> pl.DataFrame:
+    """The rejected-rows CSV as the department fixes it: the right values put back into the rows it can fix."""
+    assert planned.clean is not None
+    rows = pl.read_csv(io.StringIO(download.lstrip("\ufeff")), infer_schema=False)
+    rows = rows.head(int(rows.height * planned.share))
+    fixed = planned.clean[[int(r) - 2 for r in rows[ROW_COLUMN].to_list()]]
+    return fixed.with_columns(rows[ROW_COLUMN], rows[FEEDBACK_COLUMN])
 
 
 def firms(rows: int) -> tuple[pl.DataFrame, Planned]:
@@ -335,6 +355,8 @@ def insured(people: pl.DataFrame, firms_clean: pl.DataFrame, rows: int, unregist
     def numeric(i: int) -> None:
         # A number cell holds a double: 18 digits come back with the last ones changed.
         value = broken.get(i, "公民身份号码")
+        if not value.isdigit():  # an ID ending in X cannot be typed as a number
+            return
         numbers.add(value)
         read_back = str(int(float(value)))
         problem = resident_id_problem(read_back)
@@ -590,11 +612,19 @@ def load(*, scale: str = "small") -> IngestSummary | None:
             ruleset.create_rule(session, by=users["admin"], code=code, data=rule)
         reports.put_saved_mapping(session, by=users["wjj_admin"], code=HEALTH, columns=HEALTH_COLUMNS)
     ids: list[int] = []
+    by_file: dict[str, int] = {}
     for planned in plans(scale):
         with unit_of_work() as session:
-            batch_id = submit(session, planned, _principals(session)[planned.user])
+            users = _principals(session)
+            if planned.answers is not None:
+                _, lines = reports.rejected_csv(
+                    session, by=users[planned.user], batch_id=by_file[planned.answers], locale="zh_CN"
+                )
+                planned.frame = corrected_download("".join(lines), planned)
+            batch_id = submit(session, planned, users[planned.user])
         pipeline.process_batch(batch_id)
         ids.append(batch_id)
+        by_file[planned.filename] = batch_id
     with unit_of_work() as session:
         _answer_feedback(session, _principals(session))
         read = batches.batch_reads(

@@ -159,9 +159,10 @@ def resident_ids(
     rng: np.random.Generator, n: int, *, start: dt.date, days: int, regions: np.ndarray
 ) -> tuple[pl.Series, pl.Series, np.ndarray]:
     """`n` distinct resident IDs with their birth dates (ISO text) and sex codes (1 male, 2 female)."""
-    index = rng.permutation(n)
-    offsets = index % days
-    sequence = (index // days) % 1000
+    # Distinct (birth day, sequence) pairs drawn at random: births spread over the whole span, both sexes.
+    drawn = rng.choice(days * 1000, size=n, replace=False)
+    offsets = drawn // 1000
+    sequence = drawn % 1000
     births = pl.Series((np.datetime64(start) + offsets.astype("timedelta64[D]")).astype("datetime64[D]"))
     parts = births.to_frame("b").select(
         pl.col("b").dt.year().cast(pl.Int64) * 10000
@@ -256,7 +257,7 @@ def people(n: int, *, seed: int = 330281) -> pl.DataFrame:
     rng = np.random.default_rng(seed)
     places, weights = _weights(BIRTHPLACES)
     regions = rng.choice(places, size=n, p=weights)
-    ids, births, sex = resident_ids(rng, n, start=dt.date(1930, 1, 1), days=min(32000, max(n, 1000)), regions=regions)
+    ids, births, sex = resident_ids(rng, n, start=dt.date(1930, 1, 1), days=32000, regions=regions)
     town_codes, town_names = _places(rng, n)
     frame = pl.DataFrame(
         {

@@ -68,6 +68,17 @@ def apply_batch(
         open_keys = pl.Series("k", list(active), dtype=pl.String)
         now_clean = open_keys.filter(open_keys.is_in(evaluation.clean_keys.implode()))
         corrected_ids = [active[k][0] for k in now_clean.to_list()]
+    if evaluation.clean_answers:
+        # Rows of a corrected download name the item they answer; the key itself may have been the error.
+        answered = session.scalars(
+            select(FeedbackItem.id).where(
+                FeedbackItem.id.in_(evaluation.clean_answers),
+                FeedbackItem.entry_code == code,
+                FeedbackItem.version == version,
+                FeedbackItem.status.in_(ACTIVE),
+            )
+        ).all()
+        corrected_ids = sorted(set(corrected_ids) | set(answered))
     for offset in range(0, len(corrected_ids), CHUNK):
         session.execute(
             update(FeedbackItem)

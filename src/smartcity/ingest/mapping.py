@@ -17,7 +17,9 @@ from smartcity.catalog.schemas import FieldSpec
 # Columns the platform itself adds to files it hands back (the rejected-rows download); ignored on re-upload.
 PROBLEMS_COLUMN = "问题说明"
 ROW_COLUMN = "原行号"
-OWN_COLUMNS = frozenset({PROBLEMS_COLUMN, ROW_COLUMN})
+# The feedback item a row of the download answers: a corrected row closes its item even if its key was the error.
+FEEDBACK_COLUMN = "反馈编号"
+OWN_COLUMNS = frozenset({PROBLEMS_COLUMN, ROW_COLUMN, FEEDBACK_COLUMN})
 
 
 def normalise(header: str) -> str:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from smartcity.ingest.rules.codetables import BUILTIN
+from smartcity.ingest.rules.codetables import BUILTIN, TOWNS_TABLE, TOWNS_TITLE
 from smartcity.ingest.rules.kinds import KIND_LABELS, RuleKind
 from smartcity.platform.i18n import N_, Message, gettext
 
@@ -106,7 +106,12 @@ def problem_message(
         table = params.get("code_table")
         if table:
             builtin = BUILTIN.get(table)
-            label = Message(builtin.title) if builtin else code_table_titles.get(table, table)
+            if builtin is not None:
+                label: object = Message(builtin.title)
+            elif table == TOWNS_TABLE:
+                label = Message(TOWNS_TITLE)
+            else:
+                label = code_table_titles.get(table, table)
             values["allowed"] = Message(N_("the code table {table}"), table=label)
         else:
             allowed = list(params.get("values") or [])

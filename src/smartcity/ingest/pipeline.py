@@ -32,11 +32,12 @@ from smartcity.ingest import feedback, files, ruleset, tables
 from smartcity.ingest import service as batches
 from smartcity.ingest.formats.detect import detect
 from smartcity.ingest.formats.read import read_table
+from smartcity.ingest.mapping import FEEDBACK_COLUMN
 from smartcity.ingest.models import Batch, EntryTable, RejectedRow
 from smartcity.ingest.rules.compile import RuleRecord, canonical_text, compile_checks, prepare
 from smartcity.ingest.rules.kinds import CompareParams, RuleKind
 from smartcity.ingest.schemas import Progress
-from smartcity.ingest.validate import Evaluation, attach_comparison, attach_unique_lookup, evaluate
+from smartcity.ingest.validate import ANSWER, Evaluation, attach_comparison, attach_unique_lookup, evaluate
 from smartcity.ingest.vocab import BatchStatus, Stage
 from smartcity.platform.audit import service as audit
 from smartcity.platform.audit.service import SYSTEM
@@ -388,7 +389,8 @@ def process_batch(batch_id: int, *, progress: ProgressFn | None = None, owner: s
         detected = detect(plan.path, plan.filename)
         table = read_table(plan.path, detected, plan.filename, workdir)
         mapped = {h: f for h, f in plan.mapping.items() if f is not None and h in table.headers}
-        raw = table.frame.select("__row", *(pl.col(h).alias(f) for h, f in mapped.items()))
+        answers = [pl.col(FEEDBACK_COLUMN).alias(ANSWER)] if FEEDBACK_COLUMN in table.headers else []
+        raw = table.frame.select("__row", *(pl.col(h).alias(f) for h, f in mapped.items()), *answers)
         timings["read"] = time.perf_counter() - started
         _report_progress(batch_id, progress, Stage.VALIDATING, 0, raw.height)
         _set_stage(batch_id, Stage.VALIDATING)

@@ -52,14 +52,15 @@ def overview(session: Session, *, by: Principal, days: int = 90, today: dt.date 
         ).all()
     )
     totals = {
-        dept: (n, received or 0, rejected or 0)
-        for dept, n, received, rejected in session.execute(
+        dept: (n, received or 0, rejected or 0, warned or 0)
+        for dept, n, received, rejected, warned in session.execute(
             scoped(
                 select(
                     Batch.department_id,
                     func.count(Batch.id),
                     func.sum(Batch.rows_total),
                     func.sum(Batch.rows_rejected),
+                    func.sum(Batch.rows_warned),
                 )
                 .where(Batch.status == BatchStatus.COMMITTED.value, Batch.received_at >= since)
                 .group_by(Batch.department_id),
@@ -82,7 +83,7 @@ def overview(session: Session, *, by: Principal, days: int = 90, today: dt.date 
     refs = batches.department_refs(session, department_ids)
     rows = []
     for dept in department_ids:
-        n, received, rejected = totals.get(dept, (0, 0, 0))
+        n, received, rejected, warned = totals.get(dept, (0, 0, 0, 0))
         rows.append(
             DepartmentQuality(
                 department=refs[dept],
@@ -91,7 +92,8 @@ def overview(session: Session, *, by: Principal, days: int = 90, today: dt.date 
                 batches=int(n),
                 rows_received=int(received),
                 rows_rejected=int(rejected),
-                problem_rate=round(rejected / received, 4) if received else None,
+                rows_warned=int(warned),
+                problem_rate=round((rejected + warned) / received, 4) if received else None,
                 open_feedback=feedback_counts.get((dept, FeedbackStatus.OPEN.value), 0),
                 disputed_feedback=feedback_counts.get((dept, FeedbackStatus.DISPUTED.value), 0),
             )
@@ -108,7 +110,7 @@ def _series(
     days = [first + dt.timedelta(days=i) for i in range((last - first).days + 1)]
     received: Counter[dt.date] = Counter()
     rejected: Counter[dt.date] = Counter()
-    stmt = select(Batch.received_at, Batch.rows_total, Batch.rows_rejected).where(
+    stmt = select(Batch.received_at, Batch.rows_total, Batch.rows_rejected + Batch.rows_warned).where(
         Batch.status == BatchStatus.COMMITTED.value, Batch.received_at >= since
     )
     if scope is not None:

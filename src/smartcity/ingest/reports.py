@@ -17,7 +17,7 @@ from smartcity.ingest.files import data_root
 from smartcity.ingest.formats.detect import FileProblem, detect
 from smartcity.ingest.formats.read import preview
 from smartcity.ingest.messages import detail_label
-from smartcity.ingest.models import RejectedRow
+from smartcity.ingest.models import FeedbackItem, RejectedRow
 from smartcity.ingest.schemas import (
     FieldCount,
     MappingRead,
@@ -109,17 +109,21 @@ def rejected_csv(session: Session, *, by: Principal, batch_id: int, locale: str)
     rows = list(
         session.scalars(select(RejectedRow).where(RejectedRow.batch_id == batch.id).order_by(RejectedRow.row_number))
     )
+    items = dict(
+        session.execute(
+            select(FeedbackItem.row_number, FeedbackItem.id).where(FeedbackItem.last_batch_id == batch.id)
+        ).all()
+    )
 
     def lines() -> Iterator[str]:
         buffer = io.StringIO()
         writer = csv.writer(buffer)
         buffer.write("\ufeff")
-        writer.writerow([h for h, _ in mapped] + [mapper.ROW_COLUMN, mapper.PROBLEMS_COLUMN])
+        writer.writerow([h for h, _ in mapped] + [mapper.ROW_COLUMN, mapper.FEEDBACK_COLUMN, mapper.PROBLEMS_COLUMN])
         for row in rows:
-            problems = problems_read(row.problems, context, locale)
-            writer.writerow(
-                [row.values.get(f) or "" for _, f in mapped] + [row.row_number, "；".join(p.message for p in problems)]
-            )
+            problems = "；".join(p.message for p in problems_read(row.problems, context, locale))
+            answered = items.get(row.row_number, "")
+            writer.writerow([row.values.get(f) or "" for _, f in mapped] + [row.row_number, answered, problems])
             if buffer.tell() > 64 * 1024:
                 yield buffer.getvalue()
                 buffer.seek(0)

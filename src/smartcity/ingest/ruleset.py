@@ -15,7 +15,7 @@ from smartcity.db import utcnow
 from smartcity.ingest import service as batches
 from smartcity.ingest.models import CodeTable, Rule
 from smartcity.ingest.permissions import INGEST_CODES
-from smartcity.ingest.rules.codetables import BUILTIN
+from smartcity.ingest.rules.codetables import BUILTIN, TOWNS_TABLE, TOWNS_TITLE
 from smartcity.ingest.rules.compile import RuleRecord
 from smartcity.ingest.rules.kinds import (
     KIND_LABELS,
@@ -33,7 +33,6 @@ from smartcity.platform.i18n import N_, gettext
 from smartcity.platform.identity import service as identity
 from smartcity.platform.identity.principal import Principal
 
-TOWNS_TABLE = "towns"
 CODE_TABLE_NAME = re.compile(r"^[a-z][a-z0-9_]{1,39}$")
 
 
@@ -68,7 +67,7 @@ def list_code_tables(session: Session, locale: str) -> list[CodeTableRead]:
     found.append(
         CodeTableRead(
             name=TOWNS_TABLE,
-            title=gettext(locale, "Towns and street offices of the city"),
+            title=gettext(locale, TOWNS_TITLE),
             builtin=True,
             standard=gettext(locale, "Statistical division codes (9 digits)"),
             size=len(town_codes(session)),

@@ -264,8 +264,9 @@ class DepartmentQuality(BaseModel):
     records: int
     batches: int
     rows_received: int
-    rows_rejected: int
-    problem_rate: float | None
+    rows_rejected: int = Field(description="rows quarantined for errors")
+    rows_warned: int = Field(description="rows stored with warnings (e.g. a cross-department mismatch)")
+    problem_rate: float | None = Field(description="(rejected + warned) / received")
     open_feedback: int
     disputed_feedback: int
 
@@ -273,7 +274,7 @@ class DepartmentQuality(BaseModel):
 class QualitySeries(BaseModel):
     days: list[dt.date]
     received: list[int]
-    rejected: list[int]
+    rejected: list[int] = Field(description="problem rows per day: quarantined or warned")
     feedback_opened: list[int]
     feedback_closed: list[int]
 

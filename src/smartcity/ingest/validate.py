@@ -19,6 +19,7 @@ from smartcity.ingest.rules.kinds import CompareParams
 from smartcity.ingest.vocab import Severity
 
 SAMPLE_ROWS = 20
+ANSWER = "__answers"  # the 反馈编号 column of a corrected download, when the file has one
 
 
 @dataclass
@@ -43,6 +44,7 @@ class Evaluation:
     accepted: pl.DataFrame  # rows without errors, typed values ready to store, plus __row
     clean_keys: pl.Series  # business keys of rows without any problem
     problem_rows: list[ProblemRow]
+    clean_answers: list[int] = field(default_factory=list)  # feedback items that clean rows answer (反馈编号)
     counts: list[dict[str, Any]] = field(default_factory=list)
 
     @property
@@ -127,8 +129,17 @@ def evaluate(
     clean_mask = ~(error_mask | results.get_column("__warn"))
     accepted = stored_values(prepared.filter(~error_mask), schema)
     clean_keys = results.filter(clean_mask).get_column(KEY).drop_nulls()
+    answers: list[int] = []
+    if ANSWER in raw.columns:
+        ids = raw.filter(clean_mask).get_column(ANSWER).cast(pl.Int64, strict=False).drop_nulls()
+        answers = [int(i) for i in ids.unique().to_list() if 0 < i < 2**31]
     return Evaluation(
-        total=prepared.height, accepted=accepted, clean_keys=clean_keys, problem_rows=problem_rows, counts=counts
+        total=prepared.height,
+        accepted=accepted,
+        clean_keys=clean_keys,
+        problem_rows=problem_rows,
+        counts=counts,
+        clean_answers=answers,
     )
 
 

@@ -158,7 +158,7 @@ async def mapping_submit(request: Request, session: DbSession, principal: Submit
     """Save the mapping for the department and queue the batch."""
     form = await request.form()
     view = reports.mapping_read(session, by=principal, batch_id=batch_id)
-    columns: dict[str, str | None] = {}
+    columns: dict[str, str | None] = dict(view.columns)  # the suggestion, for selects a browser left out
     for index, header in enumerate(view.headers):
         chosen = form.get(f"col-{index}")
         if isinstance(chosen, str) and chosen:
@@ -220,6 +220,7 @@ def rejected(request: Request, session: DbSession, principal: Reader, batch_id: 
             "page": page_no,
             "pages": page_count(total, PAGE_SIZE),
             "url_for_page": lambda n: f"/ingest/batches/{batch_id}/rejected?page={n}",
+            **capabilities(principal),
         },
     )
 

@@ -147,7 +147,7 @@ def quality_page(
     totals = {
         "records": sum(d.records for d in overview.departments),
         "received": sum(d.rows_received for d in overview.departments),
-        "rejected": sum(d.rows_rejected for d in overview.departments),
+        "rejected": sum(d.rows_rejected + d.rows_warned for d in overview.departments),
         "open": sum(d.open_feedback for d in overview.departments),
         "departments": len(overview.departments),
     }

@@ -194,6 +194,10 @@ def _relation() -> dict[str, str]:
     return {item[:2]: item[2:] for item in RELATIONS}
 
 
+# The city's own township-level units, from its registered towns (see ruleset.town_codes).
+TOWNS_TABLE = "towns"
+TOWNS_TITLE = N_("Towns and street offices of the city")
+
 BUILTIN: dict[str, BuiltinTable] = {
     table.name: table
     for table in (

@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Response
 
-from smartcity.platform.deps import DbSession
+from smartcity.platform.deps import DbSession, RowId
 from smartcity.platform.identity import service as identity
 from smartcity.platform.identity import tokens
 from smartcity.platform.identity.deps import api
@@ -145,7 +145,7 @@ def create_token(
 
 @router.delete("/tokens/{token_id}", response_model=TokenRead)
 def revoke_token(
-    session: DbSession, principal: Annotated[Principal, Depends(api(TOKEN_MANAGE))], token_id: int
+    session: DbSession, principal: Annotated[Principal, Depends(api(TOKEN_MANAGE))], token_id: RowId
 ) -> TokenRead:
     """Revoke a token at once."""
     return tokens.token_read(tokens.revoke_token(session, by=principal, token_id=token_id))

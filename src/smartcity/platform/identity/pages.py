@@ -10,7 +10,7 @@ from fastapi.responses import HTMLResponse, Response
 from pydantic import ValidationError
 
 from smartcity.platform.console import form_errors, redirect, render
-from smartcity.platform.deps import DbSession
+from smartcity.platform.deps import DbSession, RowId
 from smartcity.platform.errors import DomainError, request_locale
 from smartcity.platform.i18n import N_
 from smartcity.platform.identity import service as identity
@@ -263,7 +263,9 @@ async def issue_token(
 
 
 @router.post("/tokens/{token_id}/revoke", response_class=HTMLResponse)
-def revoke(session: DbSession, principal: Annotated[Principal, Depends(page(TOKEN_MANAGE))], token_id: int) -> Response:
+def revoke(
+    session: DbSession, principal: Annotated[Principal, Depends(page(TOKEN_MANAGE))], token_id: RowId
+) -> Response:
     """Revoke a token."""
     tokens.revoke_token(session, by=principal, token_id=token_id)
     return redirect("/admin/tokens", flash=N_("Token revoked."))
