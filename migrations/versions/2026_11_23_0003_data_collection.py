@@ -88,6 +88,7 @@ def upgrade() -> None:
         sa.Column("file_path", sa.String(length=500), nullable=False),
         sa.Column("file_format", sa.String(length=16), nullable=True),
         sa.Column("encoding", sa.String(length=16), nullable=True),
+        sa.Column("separator", sa.String(length=1), nullable=True),
         sa.Column("headers", sa.JSON(), nullable=False),
         sa.Column("mapping", sa.JSON(), nullable=False),
         sa.Column("idempotency_key", sa.String(length=64), nullable=True),

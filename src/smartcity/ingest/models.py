@@ -35,6 +35,7 @@ class Batch(Base):
     file_path: Mapped[str] = mapped_column(String(500))
     file_format: Mapped[str | None] = mapped_column(String(16))
     encoding: Mapped[str | None] = mapped_column(String(16))
+    separator: Mapped[str | None] = mapped_column(String(1))
     headers: Mapped[list[str]] = mapped_column(JSON, default=list)
     mapping: Mapped[dict[str, str | None]] = mapped_column(JSON, default=dict)
     idempotency_key: Mapped[str | None] = mapped_column(String(64), index=True)

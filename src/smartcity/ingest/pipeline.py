@@ -21,7 +21,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import polars as pl
-from sqlalchemy import insert, select
+from sqlalchemy import insert, inspect, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -30,7 +30,7 @@ from smartcity.config import get_settings
 from smartcity.db import unit_of_work, utcnow
 from smartcity.ingest import feedback, files, ruleset, tables
 from smartcity.ingest import service as batches
-from smartcity.ingest.formats.detect import detect
+from smartcity.ingest.formats.detect import Detected, detect
 from smartcity.ingest.formats.read import read_table
 from smartcity.ingest.mapping import FEEDBACK_COLUMN
 from smartcity.ingest.models import Batch, EntryTable, RejectedRow
@@ -38,7 +38,7 @@ from smartcity.ingest.rules.compile import RuleRecord, canonical_text, compile_c
 from smartcity.ingest.rules.kinds import CompareParams, RuleKind
 from smartcity.ingest.schemas import Progress
 from smartcity.ingest.validate import ANSWER, Evaluation, attach_comparison, attach_unique_lookup, evaluate
-from smartcity.ingest.vocab import BatchStatus, Stage
+from smartcity.ingest.vocab import BatchStatus, FileFormat, Stage
 from smartcity.platform.audit import service as audit
 from smartcity.platform.audit.service import SYSTEM
 from smartcity.platform.errors import Conflict, DomainError, NotFound
@@ -67,6 +67,7 @@ class Plan:
     code_tables: dict[str, dict[str, str]]
     own_table: str | None
     received_at: dt.datetime
+    detected: Detected | None
     compare_tables: dict[int, tuple[str | None, list[FieldSpec]]] = field(default_factory=dict)
 
 
@@ -140,6 +141,11 @@ def _claim(batch_id: int, owner: str) -> Plan | Outcome:
             code_tables=ruleset.code_tables(session),
             own_table=own.table_name if own else None,
             received_at=batch.received_at,
+            detected=(
+                Detected(FileFormat(batch.file_format), batch.encoding, batch.separator or ",")
+                if batch.file_format
+                else None
+            ),
             compare_tables=compare_tables,
         )
 
@@ -275,7 +281,9 @@ def _write(plan: Plan, evaluation: Evaluation, report: dict[str, Any], progress:
         entry_table = _lock_entry_table(session, plan)
         table = tables.data_table(entry_table.table_name, plan.ev.fields)
         connection = session.connection()
-        table.create(connection, checkfirst=True)
+        new_table = not inspect(connection).has_table(table.name)
+        if new_table:
+            tables.create_table(connection, table)
         total_accepted = evaluation.accepted.height
         result = tables.write_rows(
             connection,
@@ -286,6 +294,8 @@ def _write(plan: Plan, evaluation: Evaluation, report: dict[str, Any], progress:
             table_was_empty=entry_table.row_count == 0,
             progress=lambda done: _report_progress(plan.batch_id, progress, Stage.WRITING, done, total_accepted),
         )
+        if new_table:
+            tables.create_indexes(connection, table)
         rejected = [
             {
                 "batch_id": plan.batch_id,
@@ -386,7 +396,8 @@ def process_batch(batch_id: int, *, progress: ProgressFn | None = None, owner: s
     started = time.perf_counter()
     try:
         _report_progress(batch_id, progress, Stage.READING, 0, 0)
-        detected = detect(plan.path, plan.filename)
+        # The file was detected when it was submitted; it is stored by content hash and cannot have changed.
+        detected = plan.detected or detect(plan.path, plan.filename)
         table = read_table(plan.path, detected, plan.filename, workdir)
         mapped = {h: f for h, f in plan.mapping.items() if f is not None and h in table.headers}
         answers = [pl.col(FEEDBACK_COLUMN).alias(ANSWER)] if FEEDBACK_COLUMN in table.headers else []

@@ -26,7 +26,7 @@ from smartcity.ingest.formats.read import preview
 from smartcity.ingest.models import Batch, ColumnMapping, Rule
 from smartcity.ingest.permissions import INGEST_RULES, INGEST_SUBMIT
 from smartcity.ingest.schemas import BatchError, BatchRead, FieldRef, MappingRead, Progress, RowCounts
-from smartcity.ingest.vocab import BatchStatus, Source, Stage
+from smartcity.ingest.vocab import BatchStatus, FileFormat, Source, Stage
 from smartcity.platform.audit import service as audit
 from smartcity.platform.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from smartcity.platform.i18n import N_, Message
@@ -411,6 +411,7 @@ def submit_batch(
         file_path=stored.relative_path,
         file_format=detected.format.value,
         encoding=detected.encoding,
+        separator=detected.separator if detected.format is FileFormat.CSV else None,
         headers=head.headers,
         mapping=result.columns,
         status=BatchStatus.AWAITING_MAPPING.value,

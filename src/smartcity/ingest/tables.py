@@ -32,7 +32,6 @@ from sqlalchemy import (
     String,
     Table,
     Text,
-    UniqueConstraint,
     func,
     select,
 )
@@ -79,10 +78,27 @@ def data_table(name: str, schema: Sequence[FieldSpec]) -> Table:
         Column("_loaded_at", UTCDateTime(), nullable=False),
         Column("_department_id", Integer, nullable=False),
         Column("_source_row", Integer, nullable=False),
-        UniqueConstraint(*keys, name=f"uq_{name}"[:63]),
-        Index(f"ix_{name}_batch"[:63], "_batch_id"),
     ]
-    return Table(name, MetaData(), *columns)
+    table = Table(name, MetaData(), *columns)
+    Index(f"uq_{name}"[:63], *(table.c[k] for k in keys), unique=True)
+    Index(f"ix_{name}_batch"[:63], table.c["_batch_id"])
+    return table
+
+
+def create_table(connection: Connection, table: Table) -> None:
+    """Create an entry version's table without its indexes (the first batch builds them after loading)."""
+    indexes = set(table.indexes)
+    table.indexes.clear()
+    try:
+        table.create(connection)
+    finally:
+        table.indexes.update(indexes)
+
+
+def create_indexes(connection: Connection, table: Table) -> None:
+    """Build the business-key and batch indexes of a freshly loaded table (one sort beats a million inserts)."""
+    for index in table.indexes:
+        index.create(connection)
 
 
 @dataclass(frozen=True)
