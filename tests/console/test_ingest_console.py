@@ -103,3 +103,19 @@ def test_the_hub_sees_the_quality_dashboard(
     page.screenshot(path=str(artifacts / "ingest-quality.png"), full_page=True)
     page.get_by_role("link", name="English").click()
     expect(page.get_by_role("heading", name="Quality dashboard")).to_be_visible()
+
+
+def test_the_rule_form_shows_the_inputs_of_the_chosen_kind(
+    page: Page, live_server: LiveServer, entry_with_rules: str
+) -> None:
+    sign_in(page, live_server.gaj_admin, f"/ingest/entries/{CODE}/rules")
+    form = page.locator("#rule-form")
+    form.locator("select[name=kind]").select_option("pattern")
+    expect(form.locator("input[name=regex]")).to_be_visible()
+    expect(form.locator("input[name=values]")).to_be_hidden()
+    form.locator("select[name=field]").select_option("full_name")
+    form.locator("input[name=regex]").fill("[\\u4e00-\\u9fa5·]{2,15}")
+    form.locator("input[name=hint]").fill("2-15个汉字")
+    page.get_by_role("button", name="保存规则").click()
+    expect(page.locator(".flash")).to_be_visible()
+    expect(page.locator("#rules")).to_contain_text("2-15个汉字")
