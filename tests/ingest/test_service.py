@@ -33,6 +33,7 @@ from tests.factories import (
 )
 
 TABLE = "ds_330281_gaj_00001_v1"
+VERIFY, DISMISS, Review = feedback.Decision.VERIFY, feedback.Decision.DISMISS, feedback.FeedbackReview
 ZHANG = resident_id("19520120", 582)  # female (even sequence)
 LI = resident_id("19831008", 29)  # male
 WANG = resident_id("20010203", 114)  # female
@@ -325,15 +326,21 @@ def test_feedback_loop_open_corrected_verified_and_disputes(db: Session, entry: 
     assert items[LI].status == FeedbackStatus.DISPUTED and items[LI].last_batch_id == second.batch.id
     assert db.scalar(select(func.count()).select_from(FeedbackItem)) == 2, "a repeated problem refreshes its item"
     hub = principal(make_user(db, "hub", Role.PLATFORM_ADMIN))
-    feedback.verify(db, by=hub, item_id=items[ZHANG].id, data=feedback.FeedbackReview(note="已核实"))
-    feedback.dismiss(db, by=hub, item_id=items[LI].id, data=feedback.FeedbackReview(note="同意"))
+    feedback.review(
+        db,
+        by=hub,
+        item_id=items[ZHANG].id,
+        decision=feedback.Decision.VERIFY,
+        data=feedback.FeedbackReview(note="已核实"),
+    )
+    feedback.review(db, by=hub, item_id=items[LI].id, decision=DISMISS, data=Review(note="同意"))
     db.expire_all()
     assert db.get(FeedbackItem, items[ZHANG].id).status == FeedbackStatus.VERIFIED  # type: ignore[union-attr]
     assert db.get(FeedbackItem, items[LI].id).status == FeedbackStatus.DISMISSED  # type: ignore[union-attr]
     with pytest.raises(Conflict):
-        feedback.verify(db, by=hub, item_id=items[LI].id, data=feedback.FeedbackReview())
+        feedback.review(db, by=hub, item_id=items[LI].id, decision=VERIFY, data=Review())
     with pytest.raises(PermissionDenied):
-        feedback.verify(db, by=gaj, item_id=items[ZHANG].id, data=feedback.FeedbackReview())
+        feedback.review(db, by=gaj, item_id=items[ZHANG].id, decision=VERIFY, data=Review())
     actions = set(db.scalars(select(AuditEntry.action).where(AuditEntry.action.like("ingest.feedback.%"))))
     assert actions == {"ingest.feedback.dispute", "ingest.feedback.verify", "ingest.feedback.dismiss"}
 

@@ -666,6 +666,18 @@ def _answer_feedback(session: Session, users: dict[str, Principal]) -> None:
             data=FeedbackDispute(reason="纳税人已在税务机关办理生产经营地址变更，以税务登记为准"),
         )
     if moved:
-        feedback.dismiss(session, by=hub, item_id=moved[0], data=FeedbackReview(note="经核实，企业已迁址，采纳异议"))
+        feedback.review(
+            session,
+            by=hub,
+            item_id=moved[0],
+            decision=feedback.Decision.DISMISS,
+            data=FeedbackReview(note="经核实，企业已迁址，采纳异议"),
+        )
     for item_id in _first(session, hub, FIRMS, FeedbackStatus.CORRECTED):
-        feedback.verify(session, by=hub, item_id=item_id, data=FeedbackReview(note="整改数据已核验"))
+        feedback.review(
+            session,
+            by=hub,
+            item_id=item_id,
+            decision=feedback.Decision.VERIFY,
+            data=FeedbackReview(note="整改数据已核验"),
+        )

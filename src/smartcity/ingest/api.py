@@ -11,7 +11,7 @@ from fastapi.responses import JSONResponse, StreamingResponse
 
 from smartcity.ingest import feedback, files, pulls, quality, reports, ruleset
 from smartcity.ingest import service as batches
-from smartcity.ingest.feedback import FeedbackFilter
+from smartcity.ingest.feedback import Decision, FeedbackFilter
 from smartcity.ingest.permissions import (
     INGEST_CODES,
     INGEST_PULL,
@@ -308,30 +308,12 @@ def dispute_feedback(
     return feedback.item_reads(session, [item], request_locale(request))[0]
 
 
-@router.post("/feedback/{item_id}/verify", response_model=FeedbackRead)
-def verify_feedback(
-    request: Request, session: DbSession, principal: Reviewer, item_id: RowId, data: FeedbackReview
+@router.post("/feedback/{item_id}/{decision}", response_model=FeedbackRead)
+def review_feedback(
+    request: Request, session: DbSession, principal: Reviewer, item_id: RowId, decision: Decision, data: FeedbackReview
 ) -> FeedbackRead:
-    """The hub confirms that a corrected record is right."""
-    item = feedback.verify(session, by=principal, item_id=item_id, data=data)
-    return feedback.item_reads(session, [item], request_locale(request))[0]
-
-
-@router.post("/feedback/{item_id}/dismiss", response_model=FeedbackRead)
-def dismiss_feedback(
-    request: Request, session: DbSession, principal: Reviewer, item_id: RowId, data: FeedbackReview
-) -> FeedbackRead:
-    """The hub upholds a dispute; the item closes."""
-    item = feedback.dismiss(session, by=principal, item_id=item_id, data=data)
-    return feedback.item_reads(session, [item], request_locale(request))[0]
-
-
-@router.post("/feedback/{item_id}/reopen", response_model=FeedbackRead)
-def reopen_feedback(
-    request: Request, session: DbSession, principal: Reviewer, item_id: RowId, data: FeedbackReview
-) -> FeedbackRead:
-    """The hub rejects a dispute; the department must correct the record."""
-    item = feedback.reopen(session, by=principal, item_id=item_id, data=data)
+    """The hub's review: `verify` a correction, `dismiss` an item whose dispute it upholds, `reopen` one it does not."""
+    item = feedback.review(session, by=principal, item_id=item_id, decision=decision, data=data)
     return feedback.item_reads(session, [item], request_locale(request))[0]
 
 

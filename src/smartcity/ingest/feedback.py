@@ -9,6 +9,7 @@ to be right disputes the item with a reason; the hub upholds the dispute (dismis
 from __future__ import annotations
 
 import datetime as dt
+import enum
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -338,44 +339,33 @@ def dispute(session: Session, *, by: Principal, item_id: int, data: FeedbackDisp
     )
 
 
-def verify(session: Session, *, by: Principal, item_id: int, data: FeedbackReview) -> FeedbackItem:
-    """The hub confirms a correction."""
+class Decision(enum.StrEnum):
+    """The hub's review of an item: verify a correction, uphold a dispute (dismiss), reject it (reopen)."""
+
+    VERIFY = "verify"
+    DISMISS = "dismiss"
+    REOPEN = "reopen"
+
+
+# decision → (the status it applies to, the status it leads to)
+DECISIONS = {
+    Decision.VERIFY: (FeedbackStatus.CORRECTED, FeedbackStatus.VERIFIED),
+    Decision.DISMISS: (FeedbackStatus.DISPUTED, FeedbackStatus.DISMISSED),
+    Decision.REOPEN: (FeedbackStatus.DISPUTED, FeedbackStatus.OPEN),
+}
+
+
+def review(session: Session, *, by: Principal, item_id: int, decision: Decision, data: FeedbackReview) -> FeedbackItem:
+    """The hub's decision on an item, with its note."""
     by.require(INGEST_REVIEW)
+    allowed, to = DECISIONS[decision]
     return _transition(
         session,
         by=by,
         item_id=item_id,
-        allowed_from=(FeedbackStatus.CORRECTED,),
-        to=FeedbackStatus.VERIFIED,
-        action="ingest.feedback.verify",
-        note=data.note,
-    )
-
-
-def dismiss(session: Session, *, by: Principal, item_id: int, data: FeedbackReview) -> FeedbackItem:
-    """The hub upholds a dispute: the record stands and the item closes."""
-    by.require(INGEST_REVIEW)
-    return _transition(
-        session,
-        by=by,
-        item_id=item_id,
-        allowed_from=(FeedbackStatus.DISPUTED,),
-        to=FeedbackStatus.DISMISSED,
-        action="ingest.feedback.dismiss",
-        note=data.note,
-    )
-
-
-def reopen(session: Session, *, by: Principal, item_id: int, data: FeedbackReview) -> FeedbackItem:
-    """The hub rejects a dispute: the department must correct the record after all."""
-    by.require(INGEST_REVIEW)
-    return _transition(
-        session,
-        by=by,
-        item_id=item_id,
-        allowed_from=(FeedbackStatus.DISPUTED,),
-        to=FeedbackStatus.OPEN,
-        action="ingest.feedback.reopen",
+        allowed_from=(allowed,),
+        to=to,
+        action=f"ingest.feedback.{decision.value}",
         note=data.note,
     )
 

@@ -23,7 +23,6 @@ from smartcity.ingest.schemas import (
     MappingRead,
     ProblemRowRead,
     QualityReport,
-    RowCounts,
     RuleCount,
     RuleIn,
 )
@@ -46,15 +45,7 @@ def quality_report(session: Session, *, by: Principal, batch_id: int, locale: st
         version=batch.version,
         status=BatchStatus(batch.status),
         score=batch.score,
-        rows=RowCounts(
-            total=batch.rows_total,
-            accepted=batch.rows_accepted,
-            rejected=batch.rows_rejected,
-            warned=batch.rows_warned,
-            inserted=batch.rows_inserted,
-            updated=batch.rows_updated,
-            unchanged=batch.rows_unchanged,
-        ),
+        rows=batches.row_counts(batch),
         by_rule=[
             RuleCount(
                 field=c["field"],

@@ -92,15 +92,16 @@ def owns(principal: Principal, department_id: int) -> bool:
     return principal.is_platform_admin or principal.department_id == department_id
 
 
+def _require_provider(principal: Principal, ev: EntryVersion, permission: str, refusal: str) -> None:
+    principal.require(permission)
+    if not owns(principal, ev.department_id):
+        raise PermissionDenied(refusal, department=ev.department.name, code=ev.code)
+
+
 def require_submit(principal: Principal, ev: EntryVersion) -> None:
     """A department submits its own entries' data; a retired version takes none."""
-    principal.require(INGEST_SUBMIT)
-    if not owns(principal, ev.department_id):
-        raise PermissionDenied(
-            N_("Only {department} (the providing department) can submit data for '{code}'."),
-            department=ev.department.name,
-            code=ev.code,
-        )
+    refusal = N_("Only {department} (the providing department) can submit data for '{code}'.")
+    _require_provider(principal, ev, INGEST_SUBMIT, refusal)
     if ev.retired_at is not None:
         raise Conflict(
             N_(
@@ -166,6 +167,19 @@ def error_text(error: dict[str, object] | None, locale: str) -> BatchError | Non
     )
 
 
+def row_counts(batch: Batch) -> RowCounts:
+    """How a batch's rows fared."""
+    return RowCounts(
+        total=batch.rows_total,
+        accepted=batch.rows_accepted,
+        rejected=batch.rows_rejected,
+        warned=batch.rows_warned,
+        inserted=batch.rows_inserted,
+        updated=batch.rows_updated,
+        unchanged=batch.rows_unchanged,
+    )
+
+
 def batch_read(batch: Batch, departments: dict[int, DepartmentRef], locale: str) -> BatchRead:
     """The API view of a batch."""
     return BatchRead(
@@ -185,15 +199,7 @@ def batch_read(batch: Batch, departments: dict[int, DepartmentRef], locale: str)
         status=BatchStatus(batch.status),
         stage=Stage(batch.stage),
         progress=PROGRESS.get(batch.id) if batch.status == BatchStatus.RUNNING else None,
-        rows=RowCounts(
-            total=batch.rows_total,
-            accepted=batch.rows_accepted,
-            rejected=batch.rows_rejected,
-            warned=batch.rows_warned,
-            inserted=batch.rows_inserted,
-            updated=batch.rows_updated,
-            unchanged=batch.rows_unchanged,
-        ),
+        rows=row_counts(batch),
         score=batch.score,
         error=error_text(batch.error, locale),
         created_at=batch.created_at,
@@ -556,13 +562,8 @@ def counts_by_status(session: Session, *, by: Principal) -> dict[str, int]:
 
 def require_rules(principal: Principal, ev: EntryVersion) -> None:
     """Rules and mappings of an entry are the providing department's (and the hub's) to change."""
-    principal.require(INGEST_RULES)
-    if not owns(principal, ev.department_id):
-        raise PermissionDenied(
-            N_("Only {department} (the providing department) can change the rules of '{code}'."),
-            department=ev.department.name,
-            code=ev.code,
-        )
+    refusal = N_("Only {department} (the providing department) can change the rules of '{code}'.")
+    _require_provider(principal, ev, INGEST_RULES, refusal)
 
 
 def file_problem_detail(exc: FileProblem) -> dict[str, object]:

@@ -146,10 +146,8 @@ def write_rows(
     keys = [spec.name for spec in schema if spec.key]
     frame = frame.sort(keys)
     before = connection.execute(select(func.coalesce(func.max(table.c[ID]), 0))).scalar_one()
-    if connection.dialect.name == "postgresql":
-        changed = _write_postgresql(connection, table, schema, frame, provenance, table_was_empty, progress)
-    else:
-        changed = _write_sqlite(connection, table, schema, frame, provenance, table_was_empty, progress)
+    job = _Write(connection, table, schema, frame, provenance, table_was_empty, progress)
+    changed = _write_postgresql(job) if connection.dialect.name == "postgresql" else _write_sqlite(job)
     inserted = connection.execute(select(func.count()).select_from(table).where(table.c[ID] > before)).scalar_one()
     return WriteResult(inserted=inserted, updated=changed - inserted, unchanged=frame.height - changed)
 
@@ -158,17 +156,38 @@ def _q(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def _write_sqlite(
-    connection: Connection,
-    table: Table,
-    schema: Sequence[FieldSpec],
-    frame: pl.DataFrame,
-    provenance: Provenance,
-    table_was_empty: bool,
-    progress: Progress | None,
-) -> int:
-    fields = [spec.name for spec in schema if spec.name in frame.columns]
-    keys = [spec.name for spec in schema if spec.key]
+@dataclass(frozen=True)
+class _Write:
+    """One batch's rows on their way into an entry's table."""
+
+    connection: Connection
+    table: Table
+    schema: Sequence[FieldSpec]
+    frame: pl.DataFrame
+    provenance: Provenance
+    table_was_empty: bool
+    progress: Progress | None
+
+    @property
+    def fields(self) -> list[str]:
+        return [spec.name for spec in self.schema if spec.name in self.frame.columns]
+
+    @property
+    def keys(self) -> list[str]:
+        return [spec.name for spec in self.schema if spec.key]
+
+    @property
+    def values(self) -> list[str]:
+        """The written fields that are not part of the key (compared and updated on a conflict)."""
+        return [name for name in self.fields if name not in self.keys]
+
+    def report(self, done: int) -> None:
+        if self.progress:
+            self.progress(min(done, self.frame.height))
+
+
+def _write_sqlite(job: _Write) -> int:
+    table, provenance, fields, keys, values = job.table, job.provenance, job.fields, job.keys, job.values
     loaded = provenance.loaded_at.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
     # Provenance is the same for every row of the batch; it goes into the statement as literals we generated.
     constants = f"{int(provenance.batch_id)}, '{provenance.file_hash}', '{loaded}', {int(provenance.department_id)}"
@@ -176,13 +195,12 @@ def _write_sqlite(
         f"INSERT INTO {_q(table.name)} ({', '.join(_q(c) for c in [*fields, *PROVENANCE])}) "
         f"VALUES ({', '.join('?' for _ in fields)}, {constants}, ?)"
     )
-    values = [c for c in fields if c not in keys]
-    if not table_was_empty:
+    if not job.table_was_empty:
         updates = ", ".join(f"{_q(c)} = excluded.{_q(c)}" for c in [*values, *PROVENANCE])
         differs = " OR ".join(f"{_q(table.name)}.{_q(c)} IS NOT excluded.{_q(c)}" for c in values) or "0"
         sql += f" ON CONFLICT ({', '.join(_q(k) for k in keys)}) DO UPDATE SET {updates} WHERE {differs}"
-    cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
-    prepared = _for_driver(frame, schema)
+    cursor = job.connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    prepared = _for_driver(job.frame, job.schema)
     changed = 0
     try:
         for offset in range(0, prepared.height, CHUNK_ROWS):
@@ -190,8 +208,7 @@ def _write_sqlite(
             rows = zip(*(part.get_column(c).to_list() for c in [*fields, "__row"]), strict=True)
             cursor.executemany(sql, rows)
             changed += cursor.rowcount
-            if progress:
-                progress(min(offset + CHUNK_ROWS, prepared.height))
+            job.report(offset + CHUNK_ROWS)
     finally:
         cursor.close()
     return changed
@@ -208,19 +225,10 @@ def _pg_type(spec: FieldSpec) -> str:
     }[spec.type]
 
 
-def _write_postgresql(
-    connection: Connection,
-    table: Table,
-    schema: Sequence[FieldSpec],
-    frame: pl.DataFrame,
-    provenance: Provenance,
-    table_was_empty: bool,
-    progress: Progress | None,
-) -> int:
-    fields = [spec.name for spec in schema if spec.name in frame.columns]
-    keys = [spec.name for spec in schema if spec.key]
+def _write_postgresql(job: _Write) -> int:
+    table, provenance, fields, keys, values = job.table, job.provenance, job.fields, job.keys, job.values
     loaded = provenance.loaded_at.astimezone(dt.UTC).isoformat()
-    out = _for_driver(frame, schema, offset="+00:00").select(
+    out = _for_driver(job.frame, job.schema, offset="+00:00").select(
         *fields,
         pl.lit(provenance.batch_id).alias("_batch_id"),
         pl.lit(provenance.file_hash).alias("_file_hash"),
@@ -229,11 +237,11 @@ def _write_postgresql(
         pl.col("__row").alias("_source_row"),
     )
     columns = ", ".join(_q(c) for c in [*fields, *PROVENANCE])
-    raw = connection.connection.driver_connection
+    raw = job.connection.connection.driver_connection
     with raw.cursor() as cursor:  # type: ignore[union-attr]
         target = _q(table.name)
-        if not table_was_empty:
-            staged = ", ".join(f"{_q(s.name)} {_pg_type(s)}" for s in schema if s.name in fields)
+        if not job.table_was_empty:
+            staged = ", ".join(f"{_q(s.name)} {_pg_type(s)}" for s in job.schema if s.name in fields)
             cursor.execute(
                 f"CREATE TEMP TABLE _incoming ({staged}, _batch_id integer, _file_hash varchar(64), "
                 "_loaded_at timestamptz, _department_id integer, _source_row integer) ON COMMIT DROP"
@@ -242,11 +250,9 @@ def _write_postgresql(
         with cursor.copy(f"COPY {target} ({columns}) FROM STDIN WITH (FORMAT csv)") as copy:
             for offset in range(0, out.height, CHUNK_ROWS):
                 copy.write(out.slice(offset, CHUNK_ROWS).write_csv(include_header=False, null_value=""))
-                if progress:
-                    progress(min(offset + CHUNK_ROWS, out.height))
-        if table_was_empty:
+                job.report(offset + CHUNK_ROWS)
+        if job.table_was_empty:
             return out.height
-        values = [c for c in fields if c not in keys]
         updates = ", ".join(f"{_q(c)} = excluded.{_q(c)}" for c in [*values, *PROVENANCE])
         if values:
             mine = ", ".join(f"{_q(table.name)}.{_q(c)}" for c in values)

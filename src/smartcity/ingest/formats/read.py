@@ -179,8 +179,8 @@ def merged_header_cells(path: Path) -> list[str]:
     return found
 
 
-def read_xlsx(path: Path, filename: str) -> RawTable:
-    """The first worksheet of a workbook; the header must be its first row, without merged cells."""
+def _load_sheet(path: Path, filename: str, rows: int | None = None) -> RawTable:
+    """The first worksheet (or its first `rows` records) as text columns under checked headers."""
     import fastexcel
 
     merged = merged_header_cells(path)
@@ -195,8 +195,7 @@ def read_xlsx(path: Path, filename: str) -> RawTable:
             cells=", ".join(merged),
         )
     try:
-        sheet = fastexcel.read_excel(str(path)).load_sheet(0, header_row=0, dtypes="string")
-        frame = sheet.to_polars()
+        frame = fastexcel.read_excel(str(path)).load_sheet(0, header_row=0, n_rows=rows, dtypes="string").to_polars()
     except Exception as exc:
         raise FileProblem(
             N_("'{name}' could not be read as a workbook: {problem}"),
@@ -205,13 +204,20 @@ def read_xlsx(path: Path, filename: str) -> RawTable:
             problem=str(exc).splitlines()[0][:200],
         ) from None
     headers = _check_headers([str(c) for c in frame.columns], filename)
-    if any(re.fullmatch(r"__UNNAMED__\d+", h) for h in headers):
-        position = next(i for i, h in enumerate(headers, start=1) if re.fullmatch(r"__UNNAMED__\d+", h))
+    unnamed = [i for i, h in enumerate(headers, start=1) if re.fullmatch(r"__UNNAMED__\d+", h)]
+    if unnamed:
         raise FileProblem(
-            N_("Column {column} of '{name}' has no header."), field="file", column=position, name=filename
+            N_("Column {column} of '{name}' has no header."), field="file", column=unnamed[0], name=filename
         )
     frame = frame.rename(dict(zip(frame.columns, headers, strict=True))).with_columns(pl.all().cast(pl.String))
-    frame = frame.with_columns(pl.Series(ROW, np.arange(2, 2 + frame.height, dtype=np.int64)))
+    return RawTable(headers=headers, frame=frame)
+
+
+def read_xlsx(path: Path, filename: str) -> RawTable:
+    """The first worksheet of a workbook; the header must be its first row, without merged cells."""
+    sheet = _load_sheet(path, filename)
+    headers = sheet.headers
+    frame = sheet.frame.with_columns(pl.Series(ROW, np.arange(2, 2 + sheet.frame.height, dtype=np.int64)))
     frame = frame.filter(~pl.all_horizontal(pl.col(h).is_null() for h in headers))
     if frame.height == 0:
         raise FileProblem(N_("'{name}' has a header but no records."), field="file", name=filename)
@@ -286,33 +292,7 @@ def read_table(path: Path, detected: Detected, filename: str, workdir: Path) -> 
 def preview(path: Path, detected: Detected, filename: str, rows: int = 5) -> RawTable:
     """The headers and first records of a file, cheaply (for choosing the column mapping)."""
     if detected.format is FileFormat.XLSX:
-        import fastexcel
-
-        merged = merged_header_cells(path)
-        if merged:
-            raise FileProblem(
-                N_(
-                    "The header row of '{name}' has merged cells ({cells}); unmerge them so that every column has "
-                    "its own header."
-                ),
-                field="file",
-                name=filename,
-                cells=", ".join(merged),
-            )
-        try:
-            frame = (
-                fastexcel.read_excel(str(path)).load_sheet(0, header_row=0, n_rows=rows, dtypes="string").to_polars()
-            )
-        except Exception as exc:
-            raise FileProblem(
-                N_("'{name}' could not be read as a workbook: {problem}"),
-                field="file",
-                name=filename,
-                problem=str(exc).splitlines()[0][:200],
-            ) from None
-        headers = _check_headers([str(c) for c in frame.columns], filename)
-        frame = frame.rename(dict(zip(frame.columns, headers, strict=True))).with_columns(pl.all().cast(pl.String))
-        return RawTable(headers=headers, frame=frame)
+        return _load_sheet(path, filename, rows)
     encoding = "utf-8-sig" if detected.encoding in (None, "utf-8", "utf-8-sig") else detected.encoding
     with path.open(encoding=encoding, newline="") as handle:
         if detected.format is FileFormat.JSONL:

@@ -12,7 +12,7 @@ from pydantic import ValidationError
 
 from smartcity.ingest import feedback, pulls, quality, ruleset
 from smartcity.ingest import service as batches
-from smartcity.ingest.feedback import FeedbackFilter
+from smartcity.ingest.feedback import Decision, FeedbackFilter
 from smartcity.ingest.pages.common import (
     PAGE_SIZE,
     CodeKeeper,
@@ -103,14 +103,12 @@ async def dispute(request: Request, session: DbSession, principal: Responder, it
 
 
 @router.post("/feedback/{item_id}/{decision}")
-async def review(request: Request, session: DbSession, principal: Reviewer, item_id: RowId, decision: str) -> Response:
+async def review(
+    request: Request, session: DbSession, principal: Reviewer, item_id: RowId, decision: Decision
+) -> Response:
     """The hub verifies a correction, upholds a dispute (dismiss) or reopens the item."""
-    actions = {"verify": feedback.verify, "dismiss": feedback.dismiss, "reopen": feedback.reopen}
-    action = actions.get(decision)
-    if action is None:
-        return redirect(_back(request))
     note = text(await request.form(), "note")[:1000]
-    action(session, by=principal, item_id=item_id, data=FeedbackReview(note=note))
+    feedback.review(session, by=principal, item_id=item_id, decision=decision, data=FeedbackReview(note=note))
     return redirect(_back(request), flash=N_("The feedback item is updated."))
 
 

@@ -187,9 +187,7 @@ def uscc_chunks(column: pl.Expr) -> list[pl.Expr]:
 
 # Base-36 digit → position in the USCC alphabet, which leaves out I, O, S, V and Z (those never pass the format
 # check, so their entries do not matter). A lookup by index is several times faster than arithmetic on each digit.
-_ALPHABET_INDEX = pl.Series(
-    [USCC_ALPHABET.find(ch) for ch in "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"], dtype=pl.Int64
-)
+_ALPHABET_INDEX = pl.Series([USCC_ALPHABET.find(ch) for ch in "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"], dtype=pl.Int64)
 
 
 def _alphabet_index(base36: pl.Expr) -> pl.Expr:
