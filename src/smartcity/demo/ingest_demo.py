@@ -106,31 +106,45 @@ def _xlsx(frame: pl.DataFrame, numbers: set[str]) -> bytes:
 
 
 class Breaker:
-    """Puts known errors into chosen rows of a frame and remembers them."""
+    """Puts known errors into chosen rows of a frame and remembers them.
+
+    Changes are collected and applied column by column at the end (one scatter each), so planting twenty
+    thousand errors in two million rows takes as long as planting ten.
+    """
 
     def __init__(self, frame: pl.DataFrame, rng: np.random.Generator, first_row: int = 2) -> None:
-        self.frame = frame
+        self._frame = frame
         self.rng = rng
         self.first_row = first_row  # the row number of the first record: 2 below a header, 1 in JSON Lines
         self.used: set[int] = set()
         self.truth: list[Problem] = []
+        self._changes: dict[str, dict[int, str | None]] = {}
+
+    @property
+    def frame(self) -> pl.DataFrame:
+        """The frame with every change applied."""
+        if self._changes:
+            columns = []
+            for column, changes in self._changes.items():
+                indices = pl.Series(list(changes), dtype=pl.UInt32)
+                values = pl.Series(list(changes.values()), dtype=pl.String)
+                columns.append(self._frame.get_column(column).cast(pl.String).scatter(indices, values))
+            self._frame = self._frame.with_columns(columns)
+            self._changes = {}
+        return self._frame
 
     def rows(self, count: int) -> list[int]:
-        free = np.setdiff1d(np.arange(self.frame.height), np.fromiter(self.used, dtype=np.int64, count=len(self.used)))
+        free = np.setdiff1d(np.arange(self._frame.height), np.fromiter(self.used, dtype=np.int64, count=len(self.used)))
         chosen = [int(i) for i in self.rng.choice(free, size=min(count, len(free)), replace=False)]
         self.used.update(chosen)
         return chosen
 
     def set(self, index: int, column: str, value: str | None) -> None:
-        self.frame = self.frame.with_columns(
-            pl.when(pl.int_range(pl.len()) == index)
-            .then(pl.lit(value, dtype=pl.String))
-            .otherwise(pl.col(column))
-            .alias(column)
-        )
+        self._changes.setdefault(column, {})[index] = value
 
     def get(self, index: int, column: str) -> str:
-        return str(self.frame[index, column])
+        changed = self._changes.get(column, {})
+        return str(changed[index]) if index in changed else str(self._frame[index, column])
 
     def expect(self, index: int, field_name: str, kind: str, detail: str) -> None:
         self.truth.append((index + self.first_row, field_name, kind, detail))
