@@ -70,8 +70,14 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+# A transaction that reads before it writes must take SQLite's write lock when it begins: in WAL mode a deferred
+# transaction whose snapshot another writer has moved past cannot upgrade ("database is locked", with no wait).
+IMMEDIATE = {"sqlite_immediate": True}
+
+
 def _sqlite_begin(connection: Any) -> None:
-    connection.exec_driver_sql("BEGIN")
+    immediate = connection.get_execution_options().get("sqlite_immediate")
+    connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
 def build_engine(url: str) -> Engine:
@@ -122,10 +128,17 @@ def session_factory() -> sessionmaker[Session]:
     return _factory
 
 
+def begin_for_writing(session: Session) -> None:
+    """Start the session's transaction holding the write lock (SQLite; other stores lock rows as they go)."""
+    if session.get_bind().dialect.name == "sqlite" and not session.in_transaction():
+        session.connection(execution_options=IMMEDIATE)
+
+
 @contextmanager
 def unit_of_work() -> Iterator[Session]:
-    """One transaction: commit when the block succeeds, roll back when it raises."""
+    """One transaction that may write: commit when the block succeeds, roll back when it raises."""
     session = session_factory()()
+    begin_for_writing(session)
     try:
         yield session
         session.commit()

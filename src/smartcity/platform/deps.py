@@ -8,12 +8,17 @@ from typing import Annotated
 from fastapi import Depends, Path, Request
 from sqlalchemy.orm import Session
 
-from smartcity.db import session_factory
+from smartcity.db import begin_for_writing, session_factory
 
 
-def get_db() -> Iterator[Session]:
-    """One session per request: committed when the handler returns, rolled back when it raises."""
+def get_db(request: Request) -> Iterator[Session]:
+    """One session per request: committed when the handler returns, rolled back when it raises.
+
+    A request that may change something begins its transaction ready to write (see db.begin_for_writing).
+    """
     session = session_factory()()
+    if request.method not in ("GET", "HEAD", "OPTIONS"):
+        begin_for_writing(session)
     try:
         yield session
         session.commit()
