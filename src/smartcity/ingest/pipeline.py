@@ -183,7 +183,7 @@ def _stored_frame(session: Session, table_name: str, fields: list[FieldSpec], co
     return pl.read_database(select(*(table.c[c] for c in columns)), session.connection())
 
 
-def _key_text(frame: pl.DataFrame, fields: list[FieldSpec]) -> pl.Expr:
+def _key_text(fields: list[FieldSpec]) -> pl.Expr:
     keys = [f for f in fields if f.key]
     return pl.concat_str([canonical_text(pl.col(f.name), f.type) for f in keys], separator="|", ignore_nulls=False)
 
@@ -207,7 +207,7 @@ def _attach_lookups(plan: Plan, frame: pl.DataFrame) -> tuple[pl.DataFrame, list
                         spec = next(f for f in plan.ev.fields if f.name == rule.field)
                         stored = raw.select(
                             canonical_text(pl.col(rule.field), spec.type).alias("value"),
-                            _key_text(raw, plan.ev.fields).alias("key"),
+                            _key_text(plan.ev.fields).alias("key"),
                         ).drop_nulls("value")
                 frame = attach_unique_lookup(frame, rule.id, rule.field, stored)
             else:

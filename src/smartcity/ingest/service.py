@@ -10,7 +10,7 @@ import datetime as dt
 import hashlib
 import json
 from collections.abc import Collection, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
@@ -331,7 +331,6 @@ class Submission:
     batch: Batch
     duplicate: bool = False
     needs_mapping: bool = False
-    samples: dict[str, list[str | None]] = field(default_factory=dict)
 
 
 def find_same(session: Session, key: str) -> Batch | None:
@@ -425,14 +424,13 @@ def submit_batch(
         created_at=now,
         received_at=received_at or now,
     )
-    samples = {h: head.frame.get_column(h).to_list() for h in head.headers}
     if not result.complete:
         if source in (Source.API, Source.CLI, Source.PULL):
             raise _mapping_problem(result, ev, stored.filename)
         session.add(batch)
         session.flush()
-        return Submission(batch=batch, needs_mapping=True, samples=samples)
-    return _queue(session, by=by, batch=batch, ev=ev, force=force, enqueue=enqueue, samples=samples)
+        return Submission(batch=batch, needs_mapping=True)
+    return _queue(session, by=by, batch=batch, ev=ev, force=force, enqueue=enqueue)
 
 
 def _queue(
@@ -443,7 +441,6 @@ def _queue(
     ev: EntryVersion,
     force: bool,
     enqueue: bool,
-    samples: dict[str, list[str | None]],
 ) -> Submission:
     key = idempotency_key(
         ev.code, ev.version, batch.file_hash, dict(batch.mapping), rules_fingerprint(session, ev.code)
@@ -488,7 +485,7 @@ def _queue(
         target_id=batch.id,
         detail={"entry": ev.code, "version": ev.version, "file": batch.filename, "sha256": batch.file_hash},
     )
-    return Submission(batch=batch, samples=samples)
+    return Submission(batch=batch)
 
 
 def map_columns(
@@ -504,7 +501,7 @@ def map_columns(
     if not result.complete:
         raise _mapping_problem(result, ev, batch.filename)
     batch.mapping = result.columns
-    return _queue(session, by=by, batch=batch, ev=ev, force=False, enqueue=enqueue, samples={})
+    return _queue(session, by=by, batch=batch, ev=ev, force=False, enqueue=enqueue)
 
 
 def rerun_batch(session: Session, *, by: Principal, batch_id: int, enqueue: bool = True) -> Batch:

@@ -18,7 +18,6 @@ from smartcity.ingest.rules.compile import KEY, ROW, Check, Compiled, lookup_nam
 from smartcity.ingest.rules.kinds import CompareParams
 from smartcity.ingest.vocab import Severity
 
-SAMPLE_ROWS = 20
 ANSWER = "__answers"  # the 反馈编号 column of a corrected download, when the file has one
 
 

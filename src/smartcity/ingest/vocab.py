@@ -54,7 +54,6 @@ class FeedbackStatus(enum.StrEnum):
 
 
 ACTIVE_FEEDBACK = (FeedbackStatus.OPEN, FeedbackStatus.DISPUTED)
-CLOSED_FEEDBACK = (FeedbackStatus.CORRECTED, FeedbackStatus.VERIFIED, FeedbackStatus.DISMISSED)
 
 
 class FileFormat(enum.StrEnum):

@@ -60,10 +60,9 @@ def _first_invalid_utf8(path: Path) -> tuple[int, int] | None:
     return None
 
 
-def _decodes_as(path: Path, encoding: str, skip: int = 0) -> bool:
+def _decodes_as(path: Path, encoding: str) -> bool:
     decoder = codecs.getincrementaldecoder(encoding)("strict")
     with path.open("rb") as handle:
-        handle.seek(skip)
         try:
             while chunk := handle.read(CHUNK):
                 decoder.decode(chunk)

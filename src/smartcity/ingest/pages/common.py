@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import Depends, Query, Request
+from fastapi import Depends, Query
 from starlette.datastructures import FormData
 
 from smartcity.catalog.vocab import LABELS as CATALOG_LABELS
@@ -53,7 +53,3 @@ def capabilities(principal: Principal) -> dict[str, bool]:
 def text(form: FormData, key: str) -> str:
     value = form.get(key)
     return value.strip() if isinstance(value, str) else ""
-
-
-async def form_of(request: Request) -> FormData:
-    return await request.form()

@@ -25,21 +25,6 @@ router = APIRouter(prefix="/ingest", include_in_schema=False)
 # Form inputs of each rule kind → parameter names (lists are comma-separated, flags are checkboxes).
 LIST_PARAMS = {"values"}
 FLAG_PARAMS = {"check_region", "allow_landline", "not_future"}
-TEXT_PARAMS = (
-    "code_table",
-    "regex",
-    "hint",
-    "min",
-    "max",
-    "birth_date_field",
-    "sex_field",
-    "earliest",
-    "op",
-    "other",
-    "entry",
-    "other_field",
-    "mode",
-)
 KIND_INPUTS: dict[str, tuple[str, ...]] = {
     "enum": ("values", "code_table"),
     "pattern": ("regex", "hint"),

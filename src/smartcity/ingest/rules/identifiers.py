@@ -19,7 +19,7 @@ from pathlib import Path
 
 import polars as pl
 from stdnum.cn import ric, uscc
-from stdnum.exceptions import InvalidChecksum, InvalidComponent, InvalidFormat, InvalidLength, ValidationError
+from stdnum.exceptions import InvalidChecksum, InvalidComponent, InvalidFormat, InvalidLength
 
 # --- resident ID (公民身份号码, GB 11643-1999) ---------------------------------------------------------------
 
@@ -73,14 +73,6 @@ def resident_id_problem(value: str, *, today: dt.date | None = None, check_regio
     if check_region and number[:6] not in division_codes():
         return "region"
     return None
-
-
-def resident_id_birth_date(value: str) -> dt.date | None:
-    """The birth date embedded in a resident ID, if it is a date."""
-    try:
-        return ric.get_birth_date(value)
-    except (ValidationError, ValueError):
-        return None
 
 
 def resident_id_sex(value: str) -> str | None:

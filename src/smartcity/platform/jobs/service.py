@@ -222,8 +222,3 @@ def reclaim_orphans(session: Session) -> int:
             job.run_after = utcnow()
             count += 1
     return count
-
-
-def get(session: Session, job_id: int) -> Job | None:
-    """The job with `job_id`."""
-    return session.get(Job, job_id)
