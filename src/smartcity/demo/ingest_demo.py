@@ -24,7 +24,7 @@ import numpy as np
 import openpyxl
 import polars as pl
 from sqlalchemy.orm import Session
-from stdnum.cn import uscc
+from stdnum.cn import ric
 
 from smartcity.db import unit_of_work
 from smartcity.demo import records
@@ -356,10 +356,8 @@ def insured(people: pl.DataFrame, firms_clean: pl.DataFrame, rows: int, unregist
 
     def outsider(i: int) -> None:
         # An employer registered in Ningbo's Haishu district: a valid code the Yuyao register does not hold.
-        code = str(records.credit_codes(np.random.default_rng(i), 1, prefix="91")[0])
-        broken.set(
-            i, "参保单位统一社会信用代码", code[:2] + "330203" + code[8:17] + _uscc_check("91330203" + code[8:17])
-        )
+        code = str(records.credit_codes(np.random.default_rng(i), 1, prefix="91", region="330203")[0])
+        broken.set(i, "参保单位统一社会信用代码", code)
         broken.expect(i, "employer_credit_code", "compare", "missing")
 
     def checksum(i: int) -> None:
@@ -384,10 +382,6 @@ def insured(people: pl.DataFrame, firms_clean: pl.DataFrame, rows: int, unregist
     return Planned(INSURED, "rsj_admin", "参保登记.xlsx", broken.frame, 45, truth=broken.truth, numeric_cells=numbers)
 
 
-def _uscc_check(body: str) -> str:
-    return uscc.calc_check_digit(body)
-
-
 def health(people: pl.DataFrame, rows: int) -> Planned:
     """市卫生和计划生育局's health records: a GBK CSV with the hospital system's own column names."""
     rng = np.random.default_rng(364)
@@ -399,7 +393,7 @@ def health(people: pl.DataFrame, rows: int) -> Planned:
         ).dt.strftime("%Y-%m-%d")
     ).to_series()
     organisations = np.array(
-        [f"{t.name}社区卫生服务中心" if t.name.endswith("街道") else f"{t.name}卫生院" for t in records.towns()]
+        [f"{name}社区卫生服务中心" if name.endswith("街道") else f"{name}卫生院" for name in records.TOWN_NAMES]
     )
     town_index = rng.integers(0, len(organisations), size=rows)
     frame = pl.DataFrame(
@@ -413,7 +407,7 @@ def health(people: pl.DataFrame, rows: int) -> Planned:
             "过敏史": pl.Series(rng.choice(np.array(["", "", "", "青霉素", "磺胺类"]), size=rows)),
             "末次体检": created,
             "建档单位": pl.Series(organisations[town_index]),
-            "乡镇街道": pl.Series(np.array([t.code for t in records.towns()])[town_index]),
+            "乡镇街道": pl.Series(records.TOWN_CODES[town_index]),
             "建档时间": created,
         }
     )
@@ -475,17 +469,12 @@ def assistance(people: pl.DataFrame, rows: int, unregistered: set[str]) -> Plann
         # A member registered elsewhere: a valid ID the population register of Yuyao does not hold.
         born = dt.date(1960, 1, 1) + dt.timedelta(days=i * 7)
         body = f"341221{born:%Y%m%d}{i % 900 + 100:03d}"
-        broken.set(i, "member_id", body + _ric_check(body))
+        broken.set(i, "member_id", body + ric.calc_check_digit(body + "?"))  # the last character is ignored
         broken.expect(i, "member_id", "compare", "missing")
 
     for count, change in ((3, stranger),):
         broken.each(_scaled(count, rows, 300), change)
     return Planned(ASSISTANCE, "mzj_admin", "低保对象.jsonl", broken.frame, 35, truth=broken.truth)
-
-
-def _ric_check(body: str) -> str:
-    weights = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
-    return "10X98765432"[sum(int(c) * w for c, w in zip(body, weights, strict=True)) % 11]
 
 
 # --- loading ---------------------------------------------------------------------------------------------------

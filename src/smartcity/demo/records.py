@@ -10,18 +10,18 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 import numpy as np
 import polars as pl
 from faker.providers.person.zh_CN import Provider as PersonNames
 
 from smartcity.demo.departments import TOWNS
+from smartcity.ingest.rules import identifiers
 
-RIC_WEIGHTS = np.array([7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2])
-RIC_CHECK = np.array(list("10X98765432"))
-USCC_ALPHABET = np.array(list("0123456789ABCDEFGHJKLMNPQRTUWXY"))
-USCC_WEIGHTS = np.array([1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28])
+RIC_WEIGHTS = np.array(identifiers.RIC_WEIGHTS)
+RIC_CHECK = np.array(list(identifiers.RIC_CHECK))
+USCC_ALPHABET = np.array(list(identifiers.USCC_ALPHABET))
+USCC_WEIGHTS = np.array(identifiers.USCC_WEIGHTS)
 YUYAO = "330281"
 # Where residents of Yuyao were born: mostly Yuyao, then Ningbo's other districts, then migrant home provinces.
 BIRTHPLACES = (
@@ -122,15 +122,9 @@ PLACES = ("余姚市", "余姚市", "余姚市", "宁波", "浙江")
 SUFFIXES = ("有限公司", "有限公司", "有限公司", "股份有限公司", "厂")
 
 
-@dataclass(frozen=True)
-class Town:
-    code: str
-    name: str
-
-
-def towns() -> list[Town]:
-    """Yuyao's 21 township-level units with their 9-digit division codes."""
-    return [Town(t.division_code or "", t.short_name) for t in TOWNS]
+# Yuyao's 21 township-level units: 9-digit division codes and names, in the same order.
+TOWN_CODES = np.array([t.division_code or "" for t in TOWNS])
+TOWN_NAMES = np.array([t.short_name for t in TOWNS])
 
 
 def _weights(items: Sequence[tuple[str, float]]) -> tuple[np.ndarray, np.ndarray]:
@@ -179,11 +173,11 @@ def resident_ids(
     return ids.to_series(), births.dt.strftime("%Y-%m-%d"), sex
 
 
-def credit_codes(rng: np.random.Generator, n: int, *, prefix: str = "91") -> pl.Series:
-    """`n` unified social credit codes registered in Yuyao (prefix 91 = enterprise, N2 = village collective)."""
+def credit_codes(rng: np.random.Generator, n: int, *, prefix: str = "91", region: str = YUYAO) -> pl.Series:
+    """`n` unified social credit codes registered in `region` (prefix 91 = enterprise, N2 = village collective)."""
     alphabet_index = {ch: i for i, ch in enumerate(USCC_ALPHABET)}
     body = np.empty((n, 17), dtype=np.int64)
-    body[:, :8] = [alphabet_index[ch] for ch in prefix + YUYAO]
+    body[:, :8] = [alphabet_index[ch] for ch in prefix + region]
     body[:, 8:] = rng.integers(0, 31, size=(n, 9))
     check = (31 - (body @ USCC_WEIGHTS) % 31) % 31
     chars = USCC_ALPHABET[np.concatenate([body, check[:, None]], axis=1)]
@@ -247,9 +241,8 @@ def _dates(rng: np.random.Generator, n: int, start: str, days: int) -> pl.Series
 
 
 def _places(rng: np.random.Generator, n: int) -> tuple[np.ndarray, np.ndarray]:
-    all_towns = towns()
-    index = rng.integers(0, len(all_towns), size=n)
-    return np.array([t.code for t in all_towns])[index], np.array([t.name for t in all_towns])[index]
+    index = rng.integers(0, len(TOWN_CODES), size=n)
+    return TOWN_CODES[index], TOWN_NAMES[index]
 
 
 def people(n: int, *, seed: int = 330281) -> pl.DataFrame:
@@ -297,11 +290,10 @@ def companies(n: int, *, seed: int = 91330281, villages: int = 0) -> pl.DataFram
     codes = pl.concat([credit_codes(rng, firms, prefix="91"), credit_codes(rng, villages, prefix="N2")])
     industry = rng.integers(0, len(INDUSTRIES), size=n)
     town_codes, town_names = _places(rng, n)
-    all_towns = towns()
     village_rows = np.arange(n) - firms
-    village_town = np.where(village_rows >= 0, (village_rows // len(VILLAGES)) % len(all_towns), 0)
-    town_codes = np.where(village_rows >= 0, np.array([t.code for t in all_towns])[village_town], town_codes)
-    town_names = np.where(village_rows >= 0, np.array([t.name for t in all_towns])[village_town], town_names)
+    village_town = np.where(village_rows >= 0, (village_rows // len(VILLAGES)) % len(TOWN_CODES), 0)
+    town_codes = np.where(village_rows >= 0, TOWN_CODES[village_town], town_codes)
+    town_names = np.where(village_rows >= 0, TOWN_NAMES[village_town], town_names)
     is_village = pl.Series(np.arange(n) >= firms)
     frame = pl.DataFrame(
         {
