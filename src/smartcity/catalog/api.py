@@ -16,7 +16,7 @@ from smartcity.catalog.vocab import OpenType, SharingType
 from smartcity.platform.deps import DbSession
 from smartcity.platform.identity.deps import api
 from smartcity.platform.identity.principal import Principal
-from smartcity.platform.paging import Page, PageParams, page_count, page_params
+from smartcity.platform.paging import Page, PageParams, page_body, page_params
 
 router = APIRouter(prefix="/api/v1/catalog", tags=["catalog"])
 Reader = Annotated[Principal, Depends(api(CATALOG_READ))]
@@ -37,13 +37,7 @@ def search_entries(
     """Search the catalogue by words, department, sharing and open type, tag."""
     flt = EntryFilter(q=q, department=department, sharing_type=sharing_type, open_type=open_type, tag=tag)
     items, total = catalog.search_entries(session, by=principal, flt=flt, params=params)
-    return Page(
-        items=items,
-        total=total,
-        page=params.page,
-        page_size=params.page_size,
-        pages=page_count(total, params.page_size),
-    )
+    return Page(**page_body(items, total, params))
 
 
 @router.post("/entries", response_model=EntryRead, status_code=201)

@@ -23,7 +23,7 @@ from smartcity.platform.i18n import N_
 from smartcity.platform.identity import service as identity
 from smartcity.platform.identity.deps import page
 from smartcity.platform.identity.principal import Principal
-from smartcity.platform.paging import PageParams, page_count
+from smartcity.platform.paging import PageParams, pager
 
 router = APIRouter(prefix="/catalog", include_in_schema=False)
 Reader = Annotated[Principal, Depends(page(CATALOG_READ))]
@@ -48,9 +48,8 @@ def list_entries(
     """Search and browse the catalogue."""
     sharing = SharingType(sharing_type) if sharing_type in set(SharingType) else None
     flt = EntryFilter(q=q or None, department=department or None, sharing_type=sharing)
-    items, total = catalog.search_entries(
-        session, by=principal, flt=flt, params=PageParams(page=page_no, page_size=PAGE_SIZE)
-    )
+    params = PageParams(page=page_no, page_size=PAGE_SIZE)
+    items, total = catalog.search_entries(session, by=principal, flt=flt, params=params)
     query = {k: v for k, v in {"q": q, "department": department, "sharing_type": sharing_type}.items() if v}
 
     def url_for_page(number: int) -> str:
@@ -62,10 +61,7 @@ def list_entries(
         {
             **_choices(session),
             "items": items,
-            "total": total,
-            "page": page_no,
-            "pages": page_count(total, PAGE_SIZE),
-            "url_for_page": url_for_page,
+            **pager(total, params, url_for_page),
             "q": q or "",
             "department": department or "",
             "sharing_type": sharing_type or "",

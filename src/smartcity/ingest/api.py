@@ -45,7 +45,7 @@ from smartcity.platform.deps import DbSession, RowId
 from smartcity.platform.errors import request_locale
 from smartcity.platform.identity.deps import api
 from smartcity.platform.identity.principal import Principal
-from smartcity.platform.paging import Page, PageParams, page_count, page_params
+from smartcity.platform.paging import Page, PageParams, page_body, page_params
 
 PREFIX = "/api/v1/ingest"
 router = APIRouter(prefix=PREFIX, tags=["ingest"])
@@ -58,16 +58,6 @@ Puller = Annotated[Principal, Depends(api(INGEST_PULL))]
 CodeKeeper = Annotated[Principal, Depends(api(INGEST_CODES))]
 Paging = Annotated[PageParams, Depends(page_params)]
 UPLOAD_PATH = rf"{PREFIX}/entries/[^/]+/batches"
-
-
-def _page(items: list, total: int, params: PageParams) -> dict:
-    return {
-        "items": items,
-        "total": total,
-        "page": params.page,
-        "page_size": params.page_size,
-        "pages": page_count(total, params.page_size),
-    }
 
 
 # --- batches -------------------------------------------------------------------------------------------------
@@ -133,7 +123,7 @@ def list_batches(
     """Batches, newest first (department users see their own department's)."""
     flt = BatchFilter(entry_code=entry, department=department, status=status)
     items, total = batches.list_batches(session, by=principal, flt=flt, params=params)
-    return _page(batches.batch_reads(session, items, request_locale(request)), total, params)
+    return page_body(batches.batch_reads(session, items, request_locale(request)), total, params)
 
 
 @router.get("/batches/{batch_id}", response_model=BatchRead)
@@ -155,7 +145,7 @@ def rejected_rows(request: Request, session: DbSession, principal: Reader, batch
     items, total = reports.rejected_rows(
         session, by=principal, batch_id=batch_id, params=params, locale=request_locale(request)
     )
-    return _page(items, total, params)
+    return page_body(items, total, params)
 
 
 @router.get("/batches/{batch_id}/rejected.csv", response_class=StreamingResponse)
@@ -289,7 +279,7 @@ def list_feedback(
     """Problem records fed back to departments (department users see their own)."""
     flt = FeedbackFilter(status=status, active_only=active, entry_code=entry, department=department, batch_id=batch)
     items, total = feedback.list_items(session, by=principal, flt=flt, params=params)
-    return _page(feedback.item_reads(session, items, request_locale(request)), total, params)
+    return page_body(feedback.item_reads(session, items, request_locale(request)), total, params)
 
 
 @router.get("/feedback/{item_id}", response_model=FeedbackRead)

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 from fastapi import Query
 from pydantic import BaseModel
@@ -55,3 +56,24 @@ def fetch_page(session: Session, stmt: Select[T], params: PageParams) -> tuple[l
 def page_count(total: int, page_size: int) -> int:
     """How many pages `total` items fill."""
     return max(1, math.ceil(total / page_size))
+
+
+def page_body(items: Sequence[Any], total: int, params: PageParams) -> dict[str, Any]:
+    """The fields of a `Page` holding `items`, the requested page of `total` items."""
+    return {
+        "items": list(items),
+        "total": total,
+        "page": params.page,
+        "page_size": params.page_size,
+        "pages": page_count(total, params.page_size),
+    }
+
+
+def pager(total: int, params: PageParams, url_for_page: Callable[[int], str]) -> dict[str, Any]:
+    """What a console table's pagination control reads: the total, this page, the page count and page links."""
+    return {
+        "total": total,
+        "page": params.page,
+        "pages": page_count(total, params.page_size),
+        "url_for_page": url_for_page,
+    }

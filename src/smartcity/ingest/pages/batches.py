@@ -20,7 +20,7 @@ from smartcity.platform.console import redirect, render
 from smartcity.platform.deps import DbSession, RowId
 from smartcity.platform.errors import DomainError, request_locale
 from smartcity.platform.i18n import N_
-from smartcity.platform.paging import PageParams, page_count
+from smartcity.platform.paging import PageParams, pager
 
 router = APIRouter(prefix="/ingest", include_in_schema=False)
 UPLOAD_PATH = "/ingest/upload"
@@ -47,10 +47,7 @@ def batch_list(
         "ingest/batches.html",
         {
             "items": batches.batch_reads(session, items, request_locale(request)),
-            "total": total,
-            "page": page_no,
-            "pages": page_count(total, PAGE_SIZE),
-            "url_for_page": lambda n: "/ingest?" + urlencode({**query, "page": n}),
+            **pager(total, params, lambda n: "/ingest?" + urlencode({**query, "page": n})),
             "entry": entry or "",
             "status": status or "",
             "counts": batches.counts_by_status(session, by=principal),
@@ -216,10 +213,7 @@ def rejected(request: Request, session: DbSession, principal: Reader, batch_id: 
             "items": items,
             "fields": fields,
             "titles": report.titles,
-            "total": total,
-            "page": page_no,
-            "pages": page_count(total, PAGE_SIZE),
-            "url_for_page": lambda n: f"/ingest/batches/{batch_id}/rejected?page={n}",
+            **pager(total, params, lambda n: f"/ingest/batches/{batch_id}/rejected?page={n}"),
             **capabilities(principal),
         },
     )

@@ -32,7 +32,7 @@ from smartcity.platform.deps import DbSession, RowId
 from smartcity.platform.errors import DomainError, request_locale
 from smartcity.platform.i18n import N_
 from smartcity.platform.identity import service as identity
-from smartcity.platform.paging import PageParams, page_count
+from smartcity.platform.paging import PageParams, pager
 
 router = APIRouter(prefix="/ingest", include_in_schema=False)
 
@@ -66,10 +66,7 @@ def feedback_list(
         "ingest/feedback.html",
         {
             "items": feedback.item_reads(session, items, request_locale(request)),
-            "total": total,
-            "page": page_no,
-            "pages": page_count(total, PAGE_SIZE),
-            "url_for_page": lambda n: "/ingest/feedback?" + urlencode({**query, "page": n}),
+            **pager(total, params, lambda n: "/ingest/feedback?" + urlencode({**query, "page": n})),
             "status": status or "active",
             "entry": entry or "",
             "department": department or "",

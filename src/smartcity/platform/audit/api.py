@@ -14,7 +14,7 @@ from smartcity.platform.audit.schemas import AuditEntryRead, VerificationRead
 from smartcity.platform.deps import DbSession
 from smartcity.platform.identity.deps import api
 from smartcity.platform.identity.principal import Principal
-from smartcity.platform.paging import Page, PageParams, page_count, page_params
+from smartcity.platform.paging import Page, PageParams, page_body, page_params
 
 router = APIRouter(prefix="/api/v1/audit", tags=["audit"])
 
@@ -32,13 +32,7 @@ def list_entries(
     """Audit entries, newest first."""
     flt = audit.AuditFilter(action=action, actor=actor, since=since, until=until)
     items, total = audit.list_entries(session, flt=flt, params=params)
-    return Page(
-        items=[AuditEntryRead.model_validate(i) for i in items],
-        total=total,
-        page=params.page,
-        page_size=params.page_size,
-        pages=page_count(total, params.page_size),
-    )
+    return Page(**page_body([AuditEntryRead.model_validate(i) for i in items], total, params))
 
 
 @router.get("/verify", response_model=VerificationRead)

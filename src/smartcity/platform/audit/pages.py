@@ -15,7 +15,7 @@ from smartcity.platform.console import render
 from smartcity.platform.deps import DbSession
 from smartcity.platform.identity.deps import page
 from smartcity.platform.identity.principal import Principal
-from smartcity.platform.paging import PageParams, page_count
+from smartcity.platform.paging import PageParams, pager
 
 TEMPLATES = str(Path(__file__).parent / "templates")
 router = APIRouter(prefix="/admin/audit", include_in_schema=False)
@@ -31,19 +31,15 @@ def _audit_page(
     action: str | None = None,
     verification: audit.Verification | None = None,
 ) -> Response:
-    items, total = audit.list_entries(
-        session, flt=audit.AuditFilter(action=action or None), params=PageParams(page=page_no, page_size=PAGE_SIZE)
-    )
+    params = PageParams(page=page_no, page_size=PAGE_SIZE)
+    items, total = audit.list_entries(session, flt=audit.AuditFilter(action=action or None), params=params)
     return render(
         request,
         "admin/audit.html",
         {
             "items": items,
-            "total": total,
-            "page": page_no,
-            "pages": page_count(total, PAGE_SIZE),
             "action": action or "",
-            "url_for_page": lambda n: "/admin/audit?" + urlencode({"page": n, "action": action or ""}),
+            **pager(total, params, lambda n: "/admin/audit?" + urlencode({"page": n, "action": action or ""})),
             "verification": verification,
             "can_verify": principal.can(AUDIT_VERIFY),
         },

@@ -31,20 +31,10 @@ from smartcity.platform.identity.schemas import (
     UserRead,
     UserUpdate,
 )
-from smartcity.platform.paging import Page, PageParams, page_count, page_params
+from smartcity.platform.paging import Page, PageParams, page_body, page_params
 
 router = APIRouter(prefix="/api/v1", tags=["identity"])
 Paging = Annotated[PageParams, Depends(page_params)]
-
-
-def _page(items: list, total: int, params: PageParams) -> dict:
-    return {
-        "items": items,
-        "total": total,
-        "page": params.page,
-        "page_size": params.page_size,
-        "pages": page_count(total, params.page_size),
-    }
 
 
 @router.get("/me", response_model=Me)
@@ -70,7 +60,7 @@ def list_departments(
 ) -> dict:
     """Departments and town offices, filtered by name fragment and kind."""
     items, total = identity.list_departments(session, q=q, kind=kind, params=params)
-    return _page([DepartmentRead.model_validate(d) for d in items], total, params)
+    return page_body([DepartmentRead.model_validate(d) for d in items], total, params)
 
 
 @router.get("/departments/{code}", response_model=DepartmentRead)
@@ -98,7 +88,7 @@ def create_department(
 def list_users(session: DbSession, principal: Annotated[Principal, Depends(api(USER_READ))], params: Paging) -> dict:
     """Users the caller may see."""
     items, total = identity.list_users(session, by=principal, params=params)
-    return _page([identity.user_read(u) for u in items], total, params)
+    return page_body([identity.user_read(u) for u in items], total, params)
 
 
 @router.get("/users/{username}", response_model=UserRead)
@@ -131,7 +121,7 @@ def list_tokens(
 ) -> dict:
     """API tokens of the caller's department (all, for platform admins)."""
     items, total = tokens.list_tokens(session, by=principal, params=params)
-    return _page([tokens.token_read(t) for t in items], total, params)
+    return page_body([tokens.token_read(t) for t in items], total, params)
 
 
 @router.post("/tokens", response_model=TokenCreated, status_code=201)

@@ -25,7 +25,7 @@ from smartcity.platform.identity.permissions import (
 )
 from smartcity.platform.identity.principal import Principal
 from smartcity.platform.identity.schemas import DepartmentCreate, TokenCreate, UserCreate, UserUpdate
-from smartcity.platform.paging import PageParams, page_count
+from smartcity.platform.paging import PageParams, pager
 from smartcity.platform.permissions import REGISTRY, ROLE_LABELS, Role
 
 TEMPLATES = str(Path(__file__).parent / "templates")
@@ -70,11 +70,8 @@ def departments(
         "admin/departments.html",
         {
             "items": items,
-            "total": total,
-            "page": page_no,
-            "pages": page_count(total, PAGE_SIZE),
             "q": q or "",
-            "url_for_page": lambda n: f"/admin/departments?page={n}&q={q or ''}",
+            **pager(total, params, lambda n: f"/admin/departments?page={n}&q={q or ''}"),
             "can_manage": principal.can(DEPARTMENT_MANAGE),
             "errors": errors or {},
             "values": values or {},
@@ -130,10 +127,7 @@ def users(
         {
             **_user_context(session, principal),
             "items": [identity.user_read(u) for u in items],
-            "total": total,
-            "page": page_no,
-            "pages": page_count(total, PAGE_SIZE),
-            "url_for_page": lambda n: f"/admin/users?page={n}",
+            **pager(total, params, lambda n: f"/admin/users?page={n}"),
             "can_manage": principal.can(USER_MANAGE),
             "errors": errors or {},
             "values": values or {"department": principal.department_code or ""},
@@ -231,10 +225,7 @@ def token_list(
         "admin/tokens.html",
         {
             "items": [tokens.token_read(t) for t in items],
-            "total": total,
-            "page": page_no,
-            "pages": page_count(total, PAGE_SIZE),
-            "url_for_page": lambda n: f"/admin/tokens?page={n}",
+            **pager(total, params, lambda n: f"/admin/tokens?page={n}"),
             "scopes": [(s, REGISTRY.permissions[s].description) for s in scopes],
             "created": created,
             "errors": errors or {},
