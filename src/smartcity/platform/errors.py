@@ -162,20 +162,8 @@ RULE_MESSAGES: dict[str, str] = {
 }
 
 
-def rule_message(error: Mapping[str, Any], locale: str) -> str:
-    """One Pydantic error as a sentence in `locale` naming the rule; unknown types keep Pydantic's text."""
-    template = RULE_MESSAGES.get(str(error.get("type", "")))
-    if template is None:
-        return str(error.get("msg", "invalid"))
-    context = {key: str(value) for key, value in (error.get("ctx") or {}).items()}
-    try:
-        return gettext(locale, template).format(**context)
-    except (KeyError, IndexError):
-        return str(error.get("msg", "invalid"))
-
-
 def pydantic_message(error: Mapping[str, Any]) -> Message:
-    """One Pydantic error as a Message naming the rule, translated when shown."""
+    """One Pydantic error as a Message naming the rule, translated when shown; unknown types keep Pydantic's text."""
     template = RULE_MESSAGES.get(str(error.get("type", "")))
     if template is None:
         return Message(str(error.get("msg", "invalid")))
@@ -184,7 +172,9 @@ def pydantic_message(error: Mapping[str, Any]) -> Message:
 
 def validation_problems(errors: Sequence[Mapping[str, Any]], locale: str) -> list[FieldProblem]:
     """Pydantic's errors as (field path, message in `locale`) pairs."""
-    return [FieldProblem(field=_field_path(e.get("loc", ())), message=rule_message(e, locale)) for e in errors]
+    return [
+        FieldProblem(field=_field_path(e.get("loc", ())), message=pydantic_message(e).render(locale)) for e in errors
+    ]
 
 
 HtmlRenderer = Callable[[Request, int, str, str], Response]
