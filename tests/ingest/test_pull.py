@@ -13,6 +13,7 @@ from smartcity.db import scratch_postgres_schema
 from smartcity.ingest import pulls
 from smartcity.ingest.models import Batch, PullSource
 from smartcity.ingest.schemas import PullIn, PullUpdate
+from smartcity.platform.errors import NotFound
 from smartcity.platform.jobs.models import Job
 from smartcity.platform.jobs.worker import run_until_idle
 from tests.conftest import PG_URL
@@ -116,3 +117,11 @@ def test_the_source_is_read_in_a_read_only_transaction(
         pulls.check_query("WITH d AS (DELETE FROM hk_people RETURNING *) SELECT * FROM d")
     with source[0].connect() as conn:
         assert conn.execute(text("SELECT count(*) FROM hk_people")).scalar_one() == 2
+
+
+def test_an_operator_finds_a_pull_by_name_or_number(db: Session, pull: PullSource) -> None:
+    assert pulls.find_pull(db, "户籍库").id == pull.id
+    assert pulls.find_pull(db, str(pull.id)).name == "户籍库"
+    with pytest.raises(NotFound) as caught:
+        pulls.find_pull(db, "社保库")
+    assert caught.value.localised_detail("en") == "No pull 社保库."

@@ -229,22 +229,11 @@ def rerun(batch_id: int, user: Annotated[str | None, typer.Option("--as")] = Non
 @app.command("pull")
 def pull(name: Annotated[str, typer.Argument(help="the pull's name or id")]) -> None:
     """Run a scheduled pull now, here."""
-    from sqlalchemy import or_, select
-
     from smartcity.ingest import pulls
-    from smartcity.ingest.models import PullSource
 
-    with unit_of_work() as session:
-        found = session.scalars(
-            select(PullSource).where(
-                or_(PullSource.name == name, PullSource.id == (int(name) if name.isdigit() else -1))
-            )
-        ).first()
-        pull_id = found.id if found else None
-    if pull_id is None:
-        err.print(f"no pull '{name}'", style="red", markup=False)
-        raise typer.Exit(code=2)
     try:
+        with unit_of_work() as session:
+            pull_id = pulls.find_pull(session, name).id
         batch_id = pulls.run_pull(pull_id, username=getpass.getuser())
     except DomainError as exc:
         raise _fail(name, exc) from None

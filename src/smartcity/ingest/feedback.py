@@ -153,11 +153,8 @@ def apply_batch(
 
 
 def readable(principal: Principal) -> Select[FeedbackItem]:
-    """Items the caller may see: the hub sees all, a department its own."""
-    stmt = select(FeedbackItem)
-    if not batches.sees_all(principal):
-        stmt = stmt.where(FeedbackItem.department_id == (principal.department_id or -1))
-    return stmt
+    """Items the caller may see."""
+    return batches.visible(principal, select(FeedbackItem), FeedbackItem.department_id)
 
 
 @dataclass(frozen=True)

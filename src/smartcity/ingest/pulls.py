@@ -17,7 +17,7 @@ from decimal import Decimal
 from typing import Any
 
 from cryptography.fernet import Fernet, InvalidToken
-from sqlalchemy import create_engine, select, text
+from sqlalchemy import create_engine, or_, select, text
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
 from sqlalchemy.orm import Session
@@ -143,16 +143,26 @@ def pull_reads(session: Session, pulls: list[PullSource]) -> list[PullRead]:
 
 def list_pulls(session: Session, *, by: Principal) -> list[PullSource]:
     """The pulls the caller can see."""
-    stmt = select(PullSource).order_by(PullSource.name)
-    if not batches.sees_all(by):
-        stmt = stmt.where(PullSource.department_id == (by.department_id or -1))
-    return list(session.scalars(stmt))
+    return list(
+        session.scalars(batches.visible(by, select(PullSource).order_by(PullSource.name), PullSource.department_id))
+    )
 
 
 def get_pull(session: Session, *, by: Principal, pull_id: int) -> PullSource:
-    pull = session.get(PullSource, pull_id)
-    if pull is None or not (batches.sees_all(by) or pull.department_id == by.department_id):
+    pull = session.scalars(
+        batches.visible(by, select(PullSource).where(PullSource.id == pull_id), PullSource.department_id)
+    ).one_or_none()
+    if pull is None:
         raise NotFound(N_("No pull {id}."), id=pull_id)
+    return pull
+
+
+def find_pull(session: Session, name: str) -> PullSource:
+    """The pull called `name`, or numbered `name`, for an operator on the server; NotFound if none."""
+    number = int(name) if name.isdigit() else -1
+    pull = session.scalars(select(PullSource).where(or_(PullSource.name == name, PullSource.id == number))).first()
+    if pull is None:
+        raise NotFound(N_("No pull {id}."), id=name)
     return pull
 
 

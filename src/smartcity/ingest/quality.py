@@ -30,14 +30,10 @@ def overview(session: Session, *, by: Principal, days: int = 90, today: dt.date 
     today = today or utcnow().astimezone(zone).date()
     since_day = today - dt.timedelta(days=days - 1)
     since = dt.datetime.combine(since_day, dt.time.min, tzinfo=zone)
-    scope = None if batches.sees_all(by) else (by.department_id or -1)
-
-    def scoped(stmt, column):  # type: ignore[no-untyped-def]
-        return stmt if scope is None else stmt.where(column == scope)
-
     records = dict(
         session.execute(
-            scoped(
+            batches.visible(
+                by,
                 select(EntryTable.department_id, func.sum(EntryTable.row_count)).group_by(EntryTable.department_id),
                 EntryTable.department_id,
             )
@@ -45,7 +41,8 @@ def overview(session: Session, *, by: Principal, days: int = 90, today: dt.date 
     )
     entries = dict(
         session.execute(
-            scoped(
+            batches.visible(
+                by,
                 select(EntryTable.department_id, func.count(EntryTable.id)).group_by(EntryTable.department_id),
                 EntryTable.department_id,
             )
@@ -54,7 +51,8 @@ def overview(session: Session, *, by: Principal, days: int = 90, today: dt.date 
     totals = {
         dept: (n, received or 0, rejected or 0, warned or 0)
         for dept, n, received, rejected, warned in session.execute(
-            scoped(
+            batches.visible(
+                by,
                 select(
                     Batch.department_id,
                     func.count(Batch.id),
@@ -71,7 +69,8 @@ def overview(session: Session, *, by: Principal, days: int = 90, today: dt.date 
     feedback_counts: dict[tuple[int, str], int] = {
         (dept, status): n
         for dept, status, n in session.execute(
-            scoped(
+            batches.visible(
+                by,
                 select(FeedbackItem.department_id, FeedbackItem.status, func.count(FeedbackItem.id))
                 .where(FeedbackItem.status.in_((FeedbackStatus.OPEN.value, FeedbackStatus.DISPUTED.value)))
                 .group_by(FeedbackItem.department_id, FeedbackItem.status),
@@ -100,12 +99,12 @@ def overview(session: Session, *, by: Principal, days: int = 90, today: dt.date 
         )
     rows.sort(key=lambda r: (-(r.problem_rate or 0), r.department.code))
     return QualityOverview(
-        since=since_day, departments=rows, series=_series(session, scope, since, since_day, today, zone)
+        since=since_day, departments=rows, series=_series(session, by, since, since_day, today, zone)
     )
 
 
 def _series(
-    session: Session, scope: int | None, since: dt.datetime, first: dt.date, last: dt.date, zone: ZoneInfo
+    session: Session, by: Principal, since: dt.datetime, first: dt.date, last: dt.date, zone: ZoneInfo
 ) -> QualitySeries:
     days = [first + dt.timedelta(days=i) for i in range((last - first).days + 1)]
     received: Counter[dt.date] = Counter()
@@ -113,8 +112,7 @@ def _series(
     stmt = select(Batch.received_at, Batch.rows_total, Batch.rows_rejected + Batch.rows_warned).where(
         Batch.status == BatchStatus.COMMITTED.value, Batch.received_at >= since
     )
-    if scope is not None:
-        stmt = stmt.where(Batch.department_id == scope)
+    stmt = batches.visible(by, stmt, Batch.department_id)
     for received_at, total, bad in session.execute(stmt):
         day = received_at.astimezone(zone).date()
         received[day] += total
@@ -124,8 +122,7 @@ def _series(
     stmt2 = select(FeedbackItem.created_at, FeedbackItem.closed_at).where(
         (FeedbackItem.created_at >= since) | (FeedbackItem.closed_at >= since)
     )
-    if scope is not None:
-        stmt2 = stmt2.where(FeedbackItem.department_id == scope)
+    stmt2 = batches.visible(by, stmt2, FeedbackItem.department_id)
     for created, done in session.execute(stmt2):
         if created >= since:
             opened[created.astimezone(zone).date()] += 1

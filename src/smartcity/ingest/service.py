@@ -11,9 +11,10 @@ import hashlib
 import json
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
+from typing import TypeVarTuple
 
 from sqlalchemy import Select, func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from smartcity.catalog import service as catalog
 from smartcity.catalog.schemas import DepartmentRef, FieldSpec
@@ -82,6 +83,9 @@ def entry_version(session: Session, *, by: Principal, code: str, version: int | 
     )
 
 
+Ts = TypeVarTuple("Ts")
+
+
 def sees_all(principal: Principal) -> bool:
     """Platform administrators and auditors see every department's batches and feedback."""
     return principal.role in (Role.PLATFORM_ADMIN, Role.AUDITOR)
@@ -116,12 +120,14 @@ def require_submit(principal: Principal, ev: EntryVersion) -> None:
         )
 
 
+def visible(principal: Principal, stmt: Select[*Ts], department: InstrumentedAttribute[int]) -> Select[*Ts]:
+    """`stmt` narrowed to what the caller may see: every department for the hub, its own for a department user."""
+    return stmt if sees_all(principal) else stmt.where(department == (principal.department_id or -1))
+
+
 def readable(principal: Principal) -> Select[Batch]:
-    """Batches the caller may see: all for the hub, the own department's for department users."""
-    stmt = select(Batch)
-    if not sees_all(principal):
-        stmt = stmt.where(Batch.department_id == (principal.department_id or -1))
-    return stmt
+    """Batches the caller may see."""
+    return visible(principal, select(Batch), Batch.department_id)
 
 
 def get_batch(session: Session, *, by: Principal, batch_id: int) -> Batch:
