@@ -13,6 +13,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from smartcity.config import get_settings
+from smartcity.ingest import files
 from smartcity.ingest.models import Batch, FeedbackItem, PullSource
 from smartcity.platform.jobs.worker import run_until_idle
 from smartcity.platform.permissions import Role
@@ -189,6 +190,7 @@ def test_oversized_uploads_are_413(
     )
     problem(streamed, 413)
     assert db.scalar(select(func.count()).select_from(Batch)) == 0
+    assert not list((files.data_root() / "ingest" / "files").glob(".incoming-*")), "the partial file is removed"
 
 
 def test_who_may_submit(client: TestClient, db: Session, tokens: dict[str, str]) -> None:

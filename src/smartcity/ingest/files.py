@@ -59,29 +59,36 @@ def _too_large(limit: int) -> PayloadTooLarge:
 
 
 class _Sink:
-    def __init__(self, limit: int) -> None:
-        self.limit = limit
+    """A file on its way into the store: written to a partial file while hashed and counted.
+
+    Leaving the `with` block closes it, and removes it if the block failed; `stored` then files it under its hash.
+    """
+
+    def __init__(self) -> None:
+        self.limit = get_settings().ingest_max_file_bytes
         self.folder = data_root() / "ingest" / "files"
         self.folder.mkdir(parents=True, exist_ok=True)
         self.partial = self.folder / f".incoming-{uuid.uuid4().hex}"
-        self.handle = self.partial.open("wb")
         self.digest = hashlib.sha256()
         self.size = 0
+
+    def __enter__(self) -> _Sink:
+        self.handle = self.partial.open("wb")
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, *_: object) -> None:
+        self.handle.close()
+        if kind is not None:
+            self.partial.unlink(missing_ok=True)
 
     def write(self, chunk: bytes) -> None:
         self.size += len(chunk)
         if self.size > self.limit:
-            self.abort()
             raise _too_large(self.limit)
         self.digest.update(chunk)
         self.handle.write(chunk)
 
-    def abort(self) -> None:
-        self.handle.close()
-        self.partial.unlink(missing_ok=True)
-
-    def finish(self, filename: str) -> StoredFile:
-        self.handle.close()
+    def stored(self, filename: str) -> StoredFile:
         digest = self.digest.hexdigest()
         final = self.folder / digest
         if final.exists():
@@ -100,28 +107,18 @@ def check_declared_size(declared: str | None) -> None:
 
 async def store_stream(chunks: AsyncIterator[bytes], filename: str) -> StoredFile:
     """Store an uploaded body as it arrives; PayloadTooLarge as soon as it passes the limit."""
-    sink = _Sink(get_settings().ingest_max_file_bytes)
-    try:
+    with _Sink() as sink:
         async for chunk in chunks:
-            if chunk:
-                sink.write(chunk)
-    except BaseException:
-        sink.abort()
-        raise
-    return sink.finish(filename)
+            sink.write(chunk)
+    return sink.stored(filename)
 
 
 def store_chunks(chunks: Iterator[bytes], filename: str) -> StoredFile:
     """Store a body read synchronously (the CLI and pulls)."""
-    sink = _Sink(get_settings().ingest_max_file_bytes)
-    try:
+    with _Sink() as sink:
         for chunk in chunks:
-            if chunk:
-                sink.write(chunk)
-    except BaseException:
-        sink.abort()
-        raise
-    return sink.finish(filename)
+            sink.write(chunk)
+    return sink.stored(filename)
 
 
 def store_local(path: Path) -> StoredFile:
