@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import json
 import zipfile
 from pathlib import Path
 
@@ -264,6 +265,22 @@ def test_json_lines_flat_objects(tmp_path: Path) -> None:
 )
 def test_json_lines_refusals_name_the_line(tmp_path: Path, content: bytes, expected: str) -> None:
     assert refusal(tmp_path, "x.jsonl", content) == expected
+
+
+def test_json_lines_preview_offers_every_early_key_and_the_first_records(tmp_path: Path) -> None:
+    lines = [{" 姓名 ": "张三", "年龄": 30}, *({" 姓名 ": f"人{i}"} for i in range(8)), {"电话": "0574-62701234"}]
+    content = "\n".join(json.dumps(line, ensure_ascii=False) for line in lines).encode("gb18030")
+    path = write(tmp_path, "p.jsonl", content)
+    detected = detect(path, "p.jsonl")
+    assert detected.encoding == "gb18030"
+    head = preview(path, detected, "p.jsonl", rows=2)
+    assert head.headers == ["姓名", "年龄", "电话"]
+    assert head.frame.to_dicts() == [
+        {"姓名": "张三", "年龄": "30", "电话": None},
+        {"姓名": "人0", "年龄": None, "电话": None},
+    ]
+    with pytest.raises(FileProblem, match=r"^Line 2 of 'q.jsonl': 'a' holds a list"):
+        preview(write(tmp_path, "q.jsonl", b'{"a": 1}\n{"a": [1]}\n'), Detected(FileFormat.JSONL, "utf-8"), "q.jsonl")
 
 
 # --- the field counter ----------------------------------------------------------------------------------------

@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 import json
 import re
 import zipfile
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -29,6 +31,7 @@ from smartcity.platform.i18n import N_
 ROW = "__row"
 MAX_EXAMPLES = 5
 MAX_COLUMNS = 500
+PREVIEW_LINES = 1000  # lines of a JSON Lines file whose keys the mapping step offers
 
 
 @dataclass
@@ -240,37 +243,41 @@ def _json_value(value: Any, key: str, line: int, filename: str) -> str | None:
     )
 
 
-def read_jsonl(path: Path, detected: Detected, filename: str, workdir: Path) -> RawTable:
-    """JSON Lines: one flat object per line; keys become headers in the order they first appear."""
-    source = _utf8_path(path, detected, workdir)
+def _json_lines(lines: Iterable[str], filename: str) -> Iterator[tuple[int, dict[str, Any]]]:
+    """The objects of JSON Lines with their line numbers; blank lines skipped, anything else refused."""
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise FileProblem(
+                N_("Line {line} of '{name}' is not valid JSON: {problem}."),
+                field="file",
+                line=number,
+                name=filename,
+                problem=exc.msg,
+            ) from None
+        if not isinstance(record, dict):
+            raise FileProblem(
+                N_("Line {line} of '{name}' is not a JSON object."), field="file", line=number, name=filename
+            )
+        yield number, record
+
+
+def _jsonl_table(lines: Iterable[str], filename: str) -> RawTable:
+    """One flat object per line; keys become headers in the order they first appear."""
     headers: dict[str, None] = {}
     columns: dict[str, list[str | None]] = {}
     rows: list[int] = []
-    with source.open(encoding="utf-8-sig") as handle:
-        for number, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise FileProblem(
-                    N_("Line {line} of '{name}' is not valid JSON: {problem}."),
-                    field="file",
-                    line=number,
-                    name=filename,
-                    problem=exc.msg,
-                ) from None
-            if not isinstance(record, dict):
-                raise FileProblem(
-                    N_("Line {line} of '{name}' is not a JSON object."), field="file", line=number, name=filename
-                )
-            for key in record:
-                if key not in headers:
-                    headers[key] = None
-                    columns[key] = [None] * len(rows)
-            for key, values in columns.items():
-                values.append(_json_value(record.get(key), key, number, filename))
-            rows.append(number)
+    for number, record in _json_lines(lines, filename):
+        for key in record:
+            if key not in headers:
+                headers[key] = None
+                columns[key] = [None] * len(rows)
+        for key, values in columns.items():
+            values.append(_json_value(record.get(key), key, number, filename))
+        rows.append(number)
     if not rows:
         raise FileProblem(N_("The file '{name}' is empty."), field="file", name=filename)
     names = _check_headers(list(headers), filename)
@@ -278,6 +285,12 @@ def read_jsonl(path: Path, detected: Detected, filename: str, workdir: Path) -> 
         {name: pl.Series(name, columns[key], dtype=pl.String) for name, key in zip(names, headers, strict=True)}
     ).with_columns(pl.Series(ROW, rows, dtype=pl.Int64))
     return RawTable(headers=names, frame=frame)
+
+
+def read_jsonl(path: Path, detected: Detected, filename: str, workdir: Path) -> RawTable:
+    """JSON Lines: one flat object per line; keys become headers in the order they first appear."""
+    with _utf8_path(path, detected, workdir).open(encoding="utf-8-sig") as handle:
+        return _jsonl_table(handle, filename)
 
 
 def read_table(path: Path, detected: Detected, filename: str, workdir: Path) -> RawTable:
@@ -296,24 +309,9 @@ def preview(path: Path, detected: Detected, filename: str, rows: int = 5) -> Raw
     encoding = "utf-8-sig" if detected.encoding in (None, "utf-8", "utf-8-sig") else detected.encoding
     with path.open(encoding=encoding, newline="") as handle:
         if detected.format is FileFormat.JSONL:
-            keys: dict[str, None] = {}
-            records: list[dict[str, Any]] = []
-            for number, line in enumerate(handle, start=1):
-                if number > 1000:
-                    break
-                if not line.strip():
-                    continue
-                try:
-                    record = json.loads(line)
-                except json.JSONDecodeError:
-                    break
-                if isinstance(record, dict):
-                    keys.update(dict.fromkeys(record))
-                    if len(records) < rows:
-                        records.append(record)
-            headers = _check_headers(list(keys), filename)
-            data = {k: [_json_value(r.get(k), k, 0, filename) for r in records] for k in keys}
-            return RawTable(headers=headers, frame=pl.DataFrame(data, schema=dict.fromkeys(headers, pl.String)))
+            # Headers from the first lines, so that a key the first records lack is still offered.
+            table = _jsonl_table(itertools.islice(handle, PREVIEW_LINES), filename)
+            return RawTable(headers=table.headers, frame=table.frame.head(rows).drop(ROW))
         reader = csv.reader(handle, delimiter=detected.separator)
         found: list[list[str]] = []
         for record in reader:
