@@ -6,7 +6,7 @@ import datetime as dt
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import func, select, text
+from sqlalchemy import func, inspect, select, text
 from sqlalchemy.orm import Session
 
 from smartcity.ingest import feedback, pipeline, quality, reports
@@ -75,6 +75,9 @@ def test_clean_file_lands_typed_with_provenance(db: Session, entry: None) -> Non
     assert row["_department_id"] == done.department_id and row["_loaded_at"] is not None
     table = db.scalars(select(EntryTable)).one()
     assert (table.table_name, table.row_count, table.last_batch_id) == (TABLE, 1, done.id)
+    indexes = {i["name"]: (i["column_names"], bool(i["unique"])) for i in inspect(db.connection()).get_indexes(TABLE)}
+    assert indexes[f"uq_{TABLE}"] == (["resident_id"], True), "the first batch builds the business-key index"
+    assert indexes[f"ix_{TABLE}_batch"] == (["_batch_id"], False)
 
 
 def test_bad_rows_are_quarantined_with_every_rule_they_broke(db: Session, entry: None) -> None:

@@ -283,7 +283,7 @@ def _write(plan: Plan, evaluation: Evaluation, report: dict[str, Any], progress:
         connection = session.connection()
         new_table = not inspect(connection).has_table(table.name)
         if new_table:
-            tables.create_table(connection, table)
+            table.create(connection)
         total_accepted = evaluation.accepted.height
         result = tables.write_rows(
             connection,
@@ -295,7 +295,7 @@ def _write(plan: Plan, evaluation: Evaluation, report: dict[str, Any], progress:
             progress=lambda done: _report_progress(plan.batch_id, progress, Stage.WRITING, done, total_accepted),
         )
         if new_table:
-            tables.create_indexes(connection, table)
+            tables.create_indexes(connection, table, plan.ev.fields)
         rejected = [
             {
                 "batch_id": plan.batch_id,

@@ -66,8 +66,10 @@ def column_type(field_type: FieldType) -> Any:
 
 
 def data_table(name: str, schema: Sequence[FieldSpec]) -> Table:
-    """The SQLAlchemy table of an entry version (on its own MetaData: these tables are data, not schema)."""
-    keys = [spec.name for spec in schema if spec.key]
+    """The SQLAlchemy table of an entry version (on its own MetaData: these tables are data, not schema).
+
+    Its indexes are not declared here: `create_indexes` builds them once the first batch is in.
+    """
     columns: list[Any] = [
         Column(ID, BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True)
     ]
@@ -79,26 +81,14 @@ def data_table(name: str, schema: Sequence[FieldSpec]) -> Table:
         Column("_department_id", Integer, nullable=False),
         Column("_source_row", Integer, nullable=False),
     ]
-    table = Table(name, MetaData(), *columns)
-    Index(f"uq_{name}"[:63], *(table.c[k] for k in keys), unique=True)
-    Index(f"ix_{name}_batch"[:63], table.c["_batch_id"])
-    return table
+    return Table(name, MetaData(), *columns)
 
 
-def create_table(connection: Connection, table: Table) -> None:
-    """Create an entry version's table without its indexes (the first batch builds them after loading)."""
-    indexes = set(table.indexes)
-    table.indexes.clear()
-    try:
-        table.create(connection)
-    finally:
-        table.indexes.update(indexes)
-
-
-def create_indexes(connection: Connection, table: Table) -> None:
+def create_indexes(connection: Connection, table: Table, schema: Sequence[FieldSpec]) -> None:
     """Build the business-key and batch indexes of a freshly loaded table (one sort beats a million inserts)."""
-    for index in table.indexes:
-        index.create(connection)
+    keys = [spec.name for spec in schema if spec.key]
+    Index(f"uq_{table.name}"[:63], *(table.c[k] for k in keys), unique=True).create(connection)
+    Index(f"ix_{table.name}_batch"[:63], table.c["_batch_id"]).create(connection)
 
 
 @dataclass(frozen=True)
