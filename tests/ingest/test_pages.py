@@ -77,6 +77,7 @@ def test_upload_report_and_rejected_rows(client: TestClient, db: Session, entry:
     assert "「联系电话」" in page.text and "gb18030" in page.text
     rejected = client.get(f"/ingest/batches/{answer['batch_id']}/rejected")
     assert rejected.status_code == 200 and 'class="bad"' in rejected.text and "12345" in rejected.text
+    assert "<th>联系电话</th>" in rejected.text, "columns are headed by the field titles"
     report = client.get(f"/ingest/batches/{answer['batch_id']}/report.json")
     assert report.json()["rows"]["rejected"] == 1
     again = upload(client, token, GOOD.encode("gbk"), filename="again.csv")

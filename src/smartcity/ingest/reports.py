@@ -17,7 +17,7 @@ from smartcity.ingest.files import data_root
 from smartcity.ingest.formats.detect import FileProblem, detect
 from smartcity.ingest.formats.read import preview
 from smartcity.ingest.messages import detail_label
-from smartcity.ingest.models import FeedbackItem, RejectedRow
+from smartcity.ingest.models import Batch, FeedbackItem, RejectedRow
 from smartcity.ingest.schemas import (
     FieldCount,
     MappingRead,
@@ -33,11 +33,16 @@ from smartcity.platform.identity.principal import Principal
 from smartcity.platform.paging import PageParams, fetch_page
 
 
+def field_titles(batch: Batch) -> dict[str, str]:
+    """The titles of the fields as they were when the batch was checked."""
+    return dict((batch.report or {}).get("titles", {}))
+
+
 def quality_report(session: Session, *, by: Principal, batch_id: int, locale: str) -> QualityReport:
     """A batch's quality report in the reader's language."""
     batch = batches.get_batch(session, by=by, batch_id=batch_id)
     report = batch.report or {}
-    titles: dict[str, str] = report.get("titles", {})
+    titles = field_titles(batch)
     context = message_context(session, [batch.id]).get(batch.id)
     return QualityReport(
         batch_id=batch.id,

@@ -154,9 +154,9 @@ def mapping_form(request: Request, session: DbSession, principal: Reader, batch_
 async def mapping_submit(request: Request, session: DbSession, principal: Submitter, batch_id: RowId) -> Response:
     """Save the mapping for the department and queue the batch."""
     form = await request.form()
-    view = reports.mapping_read(session, by=principal, batch_id=batch_id)
-    columns: dict[str, str | None] = dict(view.columns)  # the suggestion, for selects a browser left out
-    for index, header in enumerate(view.headers):
+    batch = batches.get_batch(session, by=principal, batch_id=batch_id)
+    columns: dict[str, str | None] = dict(batch.mapping)  # the upload's suggestion, for selects a browser left out
+    for index, header in enumerate(batch.headers):
         chosen = form.get(f"col-{index}")
         if isinstance(chosen, str) and chosen:
             columns[header] = None if chosen == "-" else chosen
@@ -200,10 +200,10 @@ def rerun(request: Request, session: DbSession, principal: Submitter, batch_id: 
 def rejected(request: Request, session: DbSession, principal: Reader, batch_id: RowId, page_no: PageNo = 1) -> Response:
     """The quarantined rows of a batch with every rule each broke."""
     locale = request_locale(request)
-    batch = batches.batch_reads(session, [batches.get_batch(session, by=principal, batch_id=batch_id)], locale)[0]
+    found = batches.get_batch(session, by=principal, batch_id=batch_id)
+    batch = batches.batch_reads(session, [found], locale)[0]
     params = PageParams(page=page_no, page_size=PAGE_SIZE)
     items, total = reports.rejected_rows(session, by=principal, batch_id=batch_id, params=params, locale=locale)
-    report = reports.quality_report(session, by=principal, batch_id=batch_id, locale=locale)
     fields = [f for f in batch.mapping.values() if f is not None]
     return render(
         request,
@@ -212,7 +212,7 @@ def rejected(request: Request, session: DbSession, principal: Reader, batch_id: 
             "batch": batch,
             "items": items,
             "fields": fields,
-            "titles": report.titles,
+            "titles": reports.field_titles(found),
             **pager(total, params, lambda n: f"/ingest/batches/{batch_id}/rejected?page={n}"),
             **capabilities(principal),
         },
