@@ -9,10 +9,11 @@ import pytest
 from sqlalchemy import func, inspect, select, text
 from sqlalchemy.orm import Session
 
-from smartcity.ingest import feedback, pipeline, quality, reports
+from smartcity.ingest import feedback, pipeline, quality, reports, ruleset
 from smartcity.ingest import service as batches
 from smartcity.ingest.formats.detect import FileProblem
 from smartcity.ingest.models import Batch, EntryTable, FeedbackItem, RejectedRow
+from smartcity.ingest.schemas import RuleIn
 from smartcity.ingest.vocab import BatchStatus, FeedbackStatus, Source
 from smartcity.platform.audit.models import AuditEntry
 from smartcity.platform.errors import Conflict, InvalidInput, PermissionDenied
@@ -398,3 +399,44 @@ def test_rerunning_an_interrupted_batch(db: Session, entry: None) -> None:
     pipeline.process_batch(stuck.id)
     assert batch(db, stuck.id).status == BatchStatus.COMMITTED
     assert db.scalar(select(func.count()).select_from(Batch)) == 1
+
+
+def test_a_comparison_whose_match_field_the_file_lacks_is_skipped(db: Session, entry: None) -> None:
+    make_person_entry(db, "330281-MZJ-00002", department="MZJ")
+    rule = {"entry": "330281-MZJ-00002", "match": {"town_code": "town_code"}, "other_field": "phone"}
+    ruleset.create_rule(
+        db,
+        by=root(),
+        code=PERSON_CODE,
+        data=RuleIn.model_validate({"field": "phone", "kind": "compare", "params": rule, "severity": "warning"}),
+    )
+    ingest_text(db, csv(f"{ZHANG},张三,2,1952-01-20,13800001111,330281004,5200.50"), code="330281-MZJ-00002")
+    header = "公民身份号码,姓名,性别,出生日期,联系电话"
+    done = batch(db, ingest_text(db, f"{header}\n{ZHANG},张三,2,1952-01-20,13800001111\n").batch.id)
+    assert done.status == "committed", done.error
+    skipped = [(s["field"], s["reason"]) for s in done.report["skipped_rules"] if s["kind"] == "compare"]
+    assert skipped == [("phone", "other_field_missing")]
+
+
+def test_unique_values_are_checked_against_the_stored_records(db: Session, entry: None) -> None:
+    for field in ("phone", "full_name"):
+        ruleset.create_rule(
+            db, by=root(), code=PERSON_CODE, data=RuleIn.model_validate({"field": field, "kind": "unique"})
+        )
+    ingest_text(
+        db,
+        csv(f"{ZHANG},张三,2,1952-01-20,13800001111,330281004,", f"{LI},李四,1,1983-10-08,13800003333,330281004,"),
+    )
+    sub = ingest_text(
+        db,
+        csv(
+            f"{ZHANG},张三,2,1952-01-20,13800001111,330281004,6000",  # the same record again: its own values
+            f"{WANG},李四,2,2001-02-03,13800003333,330281004,",  # another record with two stored values
+        ),
+    )
+    done = batch(db, sub.batch.id)
+    quarantined = db.scalars(select(RejectedRow).where(RejectedRow.batch_id == done.id)).all()
+    assert {(r.row_number, p["field"], p["detail"]) for r in quarantined for p in r.problems} == {
+        (3, "phone", "duplicate_in_store"),
+        (3, "full_name", "duplicate_in_store"),
+    }

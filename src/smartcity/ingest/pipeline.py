@@ -21,7 +21,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import polars as pl
-from sqlalchemy import insert, inspect, select
+from sqlalchemy import Select, insert, inspect, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -30,15 +30,15 @@ from smartcity.config import get_settings
 from smartcity.db import unit_of_work, utcnow
 from smartcity.ingest import feedback, files, ruleset, tables
 from smartcity.ingest import service as batches
-from smartcity.ingest.formats.detect import Detected, detect
-from smartcity.ingest.formats.read import read_table
+from smartcity.ingest.formats.detect import Detected
+from smartcity.ingest.formats.read import ROW, read_table
 from smartcity.ingest.mapping import FEEDBACK_COLUMN
 from smartcity.ingest.models import Batch, EntryTable, RejectedRow
-from smartcity.ingest.rules.compile import RuleRecord, canonical_text, compile_checks, prepare
-from smartcity.ingest.rules.kinds import CompareParams, RuleKind
+from smartcity.ingest.rules.compile import RuleRecord, canonical_text, compile_checks, key_text, prepare
+from smartcity.ingest.rules.kinds import CompareParams, EnumParams, RuleKind
 from smartcity.ingest.schemas import Progress
 from smartcity.ingest.validate import ANSWER, Evaluation, attach_comparison, attach_unique_lookup, evaluate
-from smartcity.ingest.vocab import BatchStatus, FileFormat, Stage
+from smartcity.ingest.vocab import BatchStatus, Stage
 from smartcity.platform.audit import service as audit
 from smartcity.platform.audit.service import SYSTEM
 from smartcity.platform.errors import Conflict, DomainError, NotFound
@@ -67,7 +67,7 @@ class Plan:
     code_tables: dict[str, dict[str, str]]
     own_table: str | None
     received_at: dt.datetime
-    detected: Detected | None
+    detected: Detected
     compare_tables: dict[int, tuple[str | None, list[FieldSpec]]] = field(default_factory=dict)
 
 
@@ -77,7 +77,6 @@ class Outcome:
 
     batch_id: int
     status: BatchStatus
-    already_done: bool = False
 
 
 def _report_progress(batch_id: int, progress: ProgressFn | None, stage: Stage, done: int, total: int) -> None:
@@ -86,10 +85,12 @@ def _report_progress(batch_id: int, progress: ProgressFn | None, stage: Stage, d
         progress(stage, done, total)
 
 
+def _entry_table_of(code: str, version: int) -> Select[EntryTable]:
+    return select(EntryTable).where(EntryTable.entry_code == code, EntryTable.version == version)
+
+
 def _entry_table(session: Session, code: str, version: int) -> EntryTable | None:
-    return session.scalars(
-        select(EntryTable).where(EntryTable.entry_code == code, EntryTable.version == version)
-    ).one_or_none()
+    return session.scalars(_entry_table_of(code, version)).one_or_none()
 
 
 def _claim(batch_id: int, owner: str) -> Plan | Outcome:
@@ -98,11 +99,11 @@ def _claim(batch_id: int, owner: str) -> Plan | Outcome:
         if batch is None:
             raise NotFound(N_("No batch {id}."), id=batch_id)
         if batch.status == BatchStatus.COMMITTED:
-            return Outcome(batch_id, BatchStatus.COMMITTED, already_done=True)
+            return Outcome(batch_id, BatchStatus.COMMITTED)
         if batch.status == BatchStatus.RUNNING and batch.owner != owner and not batches.is_stale(batch):
             raise Conflict(N_("Batch {id} is being processed by {owner}."), id=batch_id, owner=batch.owner)
         if batch.status not in (BatchStatus.QUEUED, BatchStatus.RUNNING):
-            return Outcome(batch_id, BatchStatus(batch.status), already_done=True)
+            return Outcome(batch_id, BatchStatus(batch.status))
         worker = identity.system_principal("ingest")
         ev = batches.entry_version(session, by=worker, code=batch.entry_code, version=batch.version)
         rules = ruleset.rule_records(ruleset.entry_rules(session, ev.code))
@@ -122,6 +123,7 @@ def _claim(batch_id: int, owner: str) -> Plan | Outcome:
                     params["other_title"] = other.titles.get(rule.params.other_field or "", rule.params.other_field)
             snapshot[rule.id] = {"field": rule.field, "kind": rule.kind.value, "params": params}
         own = _entry_table(session, ev.code, ev.version)
+        named_tables = {r.params.code_table for r in rules if isinstance(r.params, EnumParams) and r.params.code_table}
         now = utcnow()
         batch.status = BatchStatus.RUNNING.value
         batch.stage = Stage.READING.value
@@ -138,14 +140,10 @@ def _claim(batch_id: int, owner: str) -> Plan | Outcome:
             mapping=dict(batch.mapping),
             rules=rules,
             rules_snapshot=snapshot,
-            code_tables=ruleset.code_tables(session),
+            code_tables=ruleset.code_tables(session, named_tables),
             own_table=own.table_name if own else None,
             received_at=batch.received_at,
-            detected=(
-                Detected(FileFormat(batch.file_format), batch.encoding, batch.separator or ",")
-                if batch.file_format
-                else None
-            ),
+            detected=batches.detected_of(batch),
             compare_tables=compare_tables,
         )
 
@@ -183,62 +181,66 @@ def _stored_frame(session: Session, table_name: str, fields: list[FieldSpec], co
     return pl.read_database(select(*(table.c[c] for c in columns)), session.connection())
 
 
-def _key_text(fields: list[FieldSpec]) -> pl.Expr:
-    keys = [f for f in fields if f.key]
-    return pl.concat_str([canonical_text(pl.col(f.name), f.type) for f in keys], separator="|", ignore_nulls=False)
-
-
-def _attach_lookups(plan: Plan, frame: pl.DataFrame) -> tuple[pl.DataFrame, list[dict[str, Any]]]:
-    """Join what the uniqueness and comparison rules need from the database onto the batch."""
+def _attach_lookups(plan: Plan, frame: pl.DataFrame, applied: set[int]) -> tuple[pl.DataFrame, list[dict[str, Any]]]:
+    """Join what the applied uniqueness and comparison rules need from the database onto the batch."""
     comparisons: list[dict[str, Any]] = []
-    needs_db = [r for r in plan.rules if r.kind in (RuleKind.UNIQUE, RuleKind.COMPARE)]
+    needs_db = [r for r in plan.rules if r.id in applied and r.kind in (RuleKind.UNIQUE, RuleKind.COMPARE)]
     if not needs_db:
         return frame, comparisons
     with unit_of_work() as session:
+        unique = [r for r in needs_db if r.kind is RuleKind.UNIQUE]
+        if unique:
+            frame = _attach_unique(session, plan, frame, unique)
         for rule in needs_db:
-            if rule.field not in frame.columns:
-                continue
-            if rule.kind is RuleKind.UNIQUE:
-                stored = pl.DataFrame({"value": [], "key": []}, schema={"value": pl.String, "key": pl.String})
-                if plan.own_table is not None:
-                    keys = [f.name for f in plan.ev.fields if f.key]
-                    raw = _stored_frame(session, plan.own_table, plan.ev.fields, [*keys, rule.field])
-                    if raw.height:
-                        spec = next(f for f in plan.ev.fields if f.name == rule.field)
-                        stored = raw.select(
-                            canonical_text(pl.col(rule.field), spec.type).alias("value"),
-                            _key_text(plan.ev.fields).alias("key"),
-                        ).drop_nulls("value")
-                frame = attach_unique_lookup(frame, rule.id, rule.field, stored)
-            else:
-                params = rule.params
-                assert isinstance(params, CompareParams)
-                table_name, other_fields = plan.compare_tables.get(rule.id, (None, []))
-                wanted = list(
-                    dict.fromkeys([*params.match.values(), *([params.other_field] if params.other_field else [])])
-                )
-                if table_name is None:
-                    other = pl.DataFrame({**{local: [] for local in params.match}, "value": []}).cast(pl.String)
-                    comparisons.append({"rule_id": rule.id, "entry": params.entry, "status": "no_data", "records": 0})
-                else:
-                    raw = _stored_frame(session, table_name, other_fields, wanted)
-                    types = {f.name: f.type for f in other_fields}
-                    other = raw.select(
-                        *(
-                            canonical_text(pl.col(theirs), types[theirs]).alias(local)
-                            for local, theirs in params.match.items()
-                        ),
-                        (
-                            canonical_text(pl.col(params.other_field), types[params.other_field])
-                            if params.other_field
-                            else pl.lit(None, dtype=pl.String)
-                        ).alias("value"),
-                    )
-                    comparisons.append(
-                        {"rule_id": rule.id, "entry": params.entry, "status": "compared", "records": raw.height}
-                    )
-                frame = attach_comparison(frame, rule.id, params, other)
+            if rule.kind is RuleKind.COMPARE:
+                frame = _attach_compare(session, plan, frame, rule, comparisons)
     return frame, comparisons
+
+
+def _attach_unique(session: Session, plan: Plan, frame: pl.DataFrame, rules: list[RuleRecord]) -> pl.DataFrame:
+    """Each unique-value field's stored values with their business keys, read from the entry's table at once."""
+    keys = [f for f in plan.ev.fields if f.key]
+    types = {f.name: f.type for f in plan.ev.fields}
+    stored = pl.DataFrame()
+    if plan.own_table is not None:
+        wanted = list(dict.fromkeys([*(k.name for k in keys), *(r.field for r in rules)]))
+        stored = _stored_frame(session, plan.own_table, plan.ev.fields, wanted)
+    for rule in rules:
+        if stored.height:
+            values = stored.select(
+                canonical_text(pl.col(rule.field), types[rule.field]).alias("value"),
+                key_text(keys, lambda spec: pl.col(spec.name)).alias("key"),
+            ).drop_nulls("value")
+        else:
+            values = pl.DataFrame({"value": [], "key": []}, schema={"value": pl.String, "key": pl.String})
+        frame = attach_unique_lookup(frame, rule.id, rule.field, values)
+    return frame
+
+
+def _attach_compare(
+    session: Session, plan: Plan, frame: pl.DataFrame, rule: RuleRecord, comparisons: list[dict[str, Any]]
+) -> pl.DataFrame:
+    """The other department's records a comparison rule matches against, with the value it compares."""
+    params = rule.params
+    assert isinstance(params, CompareParams)
+    table_name, other_fields = plan.compare_tables.get(rule.id, (None, []))
+    if table_name is None:
+        other = pl.DataFrame({**{local: [] for local in params.match}, "value": []}).cast(pl.String)
+        comparisons.append({"rule_id": rule.id, "entry": params.entry, "status": "no_data", "records": 0})
+        return attach_comparison(frame, rule.id, params, other)
+    wanted = list(dict.fromkeys([*params.match.values(), *([params.other_field] if params.other_field else [])]))
+    raw = _stored_frame(session, table_name, other_fields, wanted)
+    types = {f.name: f.type for f in other_fields}
+    other = raw.select(
+        *(canonical_text(pl.col(theirs), types[theirs]).alias(local) for local, theirs in params.match.items()),
+        (
+            canonical_text(pl.col(params.other_field), types[params.other_field])
+            if params.other_field
+            else pl.lit(None, dtype=pl.String)
+        ).alias("value"),
+    )
+    comparisons.append({"rule_id": rule.id, "entry": params.entry, "status": "compared", "records": raw.height})
+    return attach_comparison(frame, rule.id, params, other)
 
 
 def _score(total: int, rejected: int, warned: int) -> float | None:
@@ -250,12 +252,7 @@ def _score(total: int, rejected: int, warned: int) -> float | None:
 def _lock_entry_table(session: Session, plan: Plan) -> EntryTable:
     """The entry version's table row, locked for this batch (created with the table on the first batch)."""
     code, version = plan.ev.code, plan.ev.version
-    stmt = (
-        select(EntryTable)
-        .where(EntryTable.entry_code == code, EntryTable.version == version)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    )
+    stmt = _entry_table_of(code, version).with_for_update().execution_options(populate_existing=True)
     found = session.scalars(stmt).one_or_none()
     if found is not None:
         return found
@@ -396,23 +393,22 @@ def process_batch(batch_id: int, *, progress: ProgressFn | None = None, owner: s
     started = time.perf_counter()
     try:
         _report_progress(batch_id, progress, Stage.READING, 0, 0)
-        # The file was detected when it was submitted; it is stored by content hash and cannot have changed.
-        detected = plan.detected or detect(plan.path, plan.filename)
-        table = read_table(plan.path, detected, plan.filename, workdir)
+        table = read_table(plan.path, plan.detected, plan.filename, workdir)
         mapped = {h: f for h, f in plan.mapping.items() if f is not None and h in table.headers}
         answers = [pl.col(FEEDBACK_COLUMN).alias(ANSWER)] if FEEDBACK_COLUMN in table.headers else []
-        raw = table.frame.select("__row", *(pl.col(h).alias(f) for h, f in mapped.items()), *answers)
+        raw = table.frame.select(ROW, *(pl.col(h).alias(f) for h, f in mapped.items()), *answers)
         timings["read"] = time.perf_counter() - started
         _report_progress(batch_id, progress, Stage.VALIDATING, 0, raw.height)
         _set_stage(batch_id, Stage.VALIDATING)
         tick = time.perf_counter()
         settings = get_settings()
-        prepared = prepare(raw, plan.ev.fields, plan.rules, timezone=settings.timezone)
-        prepared, comparisons = _attach_lookups(plan, prepared)
         today = utcnow().astimezone(ZoneInfo(settings.timezone)).date()
         compiled = compile_checks(
             plan.ev.fields, plan.rules, present=set(mapped.values()), today=today, code_tables=plan.code_tables
         )
+        prepared = prepare(raw, plan.ev.fields, plan.rules, timezone=settings.timezone)
+        applied = {check.rule_id for check in compiled.checks if check.rule_id is not None}
+        prepared, comparisons = _attach_lookups(plan, prepared, applied)
         evaluation = evaluate(raw, prepared, compiled, plan.ev.fields)
         del prepared
         timings["validate"] = time.perf_counter() - tick

@@ -14,7 +14,7 @@ from smartcity.ingest import ruleset
 from smartcity.ingest import service as batches
 from smartcity.ingest.feedback import message_context, problems_read
 from smartcity.ingest.files import data_root
-from smartcity.ingest.formats.detect import FileProblem, detect
+from smartcity.ingest.formats.detect import FileProblem
 from smartcity.ingest.formats.read import preview
 from smartcity.ingest.messages import detail_label
 from smartcity.ingest.models import Batch, FeedbackItem, RejectedRow
@@ -138,7 +138,7 @@ def mapping_read(session: Session, *, by: Principal, batch_id: int) -> MappingRe
     path = data_root() / batch.file_path
     if path.exists():
         try:
-            head = preview(path, detect(path, batch.filename), batch.filename)
+            head = preview(path, batches.detected_of(batch), batch.filename)
             samples = {h: head.frame.get_column(h).to_list() for h in head.headers}
         except FileProblem:
             samples = {}

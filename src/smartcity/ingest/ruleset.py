@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import select
@@ -44,12 +44,15 @@ def town_codes(session: Session) -> dict[str, str]:
     return {d.division_code: d.name for d in identity.all_departments(session) if d.kind == "town" and d.division_code}
 
 
-def code_tables(session: Session) -> dict[str, dict[str, str]]:
-    """Every code table by name: the national ones, the city's towns, and the city's own tables."""
-    tables = {name: table.codes() for name, table in BUILTIN.items()}
-    tables[TOWNS_TABLE] = town_codes(session)
-    for custom in session.scalars(select(CodeTable)):
-        tables[custom.name] = dict(custom.codes)
+def code_tables(session: Session, names: Collection[str]) -> dict[str, dict[str, str]]:
+    """The codes of the tables called `names` that exist: national ones, the city's towns, the city's own."""
+    tables = {name: BUILTIN[name].codes() for name in names if name in BUILTIN}
+    if TOWNS_TABLE in names:
+        tables[TOWNS_TABLE] = town_codes(session)
+    own = set(names) - set(tables) - {TOWNS_TABLE}
+    if own:
+        for custom in session.scalars(select(CodeTable).where(CodeTable.name.in_(own))):
+            tables[custom.name] = dict(custom.codes)
     return tables
 
 
@@ -60,7 +63,7 @@ def code_table_names(session: Session) -> frozenset[str]:
 
 def code_table_titles(session: Session) -> dict[str, str]:
     """Titles of the city's own code tables (built-in titles are message ids)."""
-    return {t.name: t.title for t in session.scalars(select(CodeTable))}
+    return {name: title for name, title in session.execute(select(CodeTable.name, CodeTable.title))}
 
 
 def list_code_tables(session: Session, locale: str) -> list[CodeTableRead]:
@@ -87,11 +90,11 @@ def list_code_tables(session: Session, locale: str) -> list[CodeTableRead]:
 
 def get_code_table(session: Session, name: str, locale: str) -> CodeTableRead:
     """One code table with its codes."""
-    for table in list_code_tables(session, locale):
-        if table.name == name:
-            table.codes = code_tables(session)[name]
-            return table
-    raise NotFound(N_("There is no code table '{name}'."), name=name)
+    found = next((table for table in list_code_tables(session, locale) if table.name == name), None)
+    if found is None:
+        raise NotFound(N_("There is no code table '{name}'."), name=name)
+    found.codes = code_tables(session, {name})[name]
+    return found
 
 
 def put_code_table(session: Session, *, by: Principal, name: str, data: CodeTableIn) -> CodeTableRead:

@@ -21,8 +21,8 @@ from smartcity.catalog.schemas import DepartmentRef, FieldSpec
 from smartcity.catalog.service import EntryFilter
 from smartcity.db import utcnow
 from smartcity.ingest import mapping as mapper
-from smartcity.ingest.files import StoredFile
-from smartcity.ingest.formats.detect import FileProblem, detect
+from smartcity.ingest.files import StoredFile, data_root
+from smartcity.ingest.formats.detect import Detected, FileProblem, detect
 from smartcity.ingest.formats.read import preview
 from smartcity.ingest.models import Batch, ColumnMapping, Rule
 from smartcity.ingest.permissions import INGEST_RULES, INGEST_SUBMIT
@@ -337,6 +337,13 @@ class Submission:
     batch: Batch
     duplicate: bool = False
     needs_mapping: bool = False
+
+
+def detected_of(batch: Batch) -> Detected:
+    """How the batch's file was read when it was submitted (stored by content hash, so it cannot have changed)."""
+    if batch.file_format is None:
+        return detect(data_root() / batch.file_path, batch.filename)
+    return Detected(FileFormat(batch.file_format), batch.encoding, batch.separator or ",")
 
 
 def find_same(session: Session, key: str) -> Batch | None:

@@ -40,6 +40,7 @@ from sqlalchemy.engine import Connection
 from smartcity.catalog.schemas import FieldSpec
 from smartcity.catalog.vocab import FieldType
 from smartcity.db import UTCDateTime
+from smartcity.ingest.formats.read import ROW
 
 PROVENANCE = ("_batch_id", "_file_hash", "_loaded_at", "_department_id", "_source_row")
 ID = "_id"
@@ -195,7 +196,7 @@ def _write_sqlite(job: _Write) -> int:
     try:
         for offset in range(0, prepared.height, CHUNK_ROWS):
             part = prepared.slice(offset, CHUNK_ROWS)
-            rows = zip(*(part.get_column(c).to_list() for c in [*fields, "__row"]), strict=True)
+            rows = zip(*(part.get_column(c).to_list() for c in [*fields, ROW]), strict=True)
             cursor.executemany(sql, rows)
             changed += cursor.rowcount
             job.report(offset + CHUNK_ROWS)
@@ -224,7 +225,7 @@ def _write_postgresql(job: _Write) -> int:
         pl.lit(provenance.file_hash).alias("_file_hash"),
         pl.lit(loaded).alias("_loaded_at"),
         pl.lit(provenance.department_id).alias("_department_id"),
-        pl.col("__row").alias("_source_row"),
+        pl.col(ROW).alias("_source_row"),
     )
     columns = ", ".join(_q(c) for c in [*fields, *PROVENANCE])
     raw = job.connection.connection.driver_connection

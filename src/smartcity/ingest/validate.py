@@ -14,7 +14,8 @@ import polars as pl
 
 from smartcity.catalog.schemas import FieldSpec
 from smartcity.catalog.vocab import FieldType
-from smartcity.ingest.rules.compile import KEY, ROW, Check, Compiled, lookup_name, typed_name
+from smartcity.ingest.formats.read import ROW
+from smartcity.ingest.rules.compile import KEY, Check, Compiled, lookup_name, typed_name
 from smartcity.ingest.rules.kinds import CompareParams
 from smartcity.ingest.vocab import Severity
 

@@ -11,7 +11,7 @@ stored rows, comparison with another department's entry) are joined onto the fra
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -37,7 +37,6 @@ from smartcity.ingest.rules.kinds import (
 )
 from smartcity.ingest.vocab import Severity
 
-ROW = "__row"
 KEY = "__key"
 KEY_SEPARATOR = "|"
 DATE_FORMATS = ("%Y-%m-%d", "%Y/%m/%d", "%Y%m%d", "%Y.%m.%d", "%Y-%m-%d %H:%M:%S")
@@ -199,11 +198,14 @@ def prepare(
     keys = [spec for spec in schema if spec.key]
     if not all(spec.name in frame.columns for spec in keys):
         return frame.with_columns(pl.lit(None, dtype=pl.String).alias(KEY))
-    parts = [
-        canonical_text(pl.col(typed_name(s.name)) if s.type is not FieldType.STRING else pl.col(s.name), s.type)
-        for s in keys
-    ]
-    return frame.with_columns(pl.concat_str(parts, separator=KEY_SEPARATOR, ignore_nulls=False).alias(KEY))
+    return frame.with_columns(key_text(keys, value_of).alias(KEY))
+
+
+def key_text(keys: Sequence[FieldSpec], value: Callable[[FieldSpec], pl.Expr]) -> pl.Expr:
+    """A business key as text: the canonical text of each key field's `value`, joined (null if one is null)."""
+    return pl.concat_str(
+        [canonical_text(value(spec), spec.type) for spec in keys], separator=KEY_SEPARATOR, ignore_nulls=False
+    )
 
 
 def canonical_text(value: pl.Expr, field_type: FieldType) -> pl.Expr:
