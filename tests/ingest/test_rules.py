@@ -26,6 +26,7 @@ from smartcity.ingest.vocab import Severity
 from smartcity.platform.errors import InvalidInput
 
 TODAY = dt.date(2024, 6, 1)
+ZONE = "Asia/Shanghai"
 TABLES = {name: table.codes() for name, table in BUILTIN.items()} | {"towns": {"330281004": "阳明街道"}}
 USCC_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
 OTHER_ENTRY = "330281-MZJ-00001"
@@ -63,7 +64,9 @@ def declare(
     """A rule as a steward declares it: parameters parsed and checked against the schema first."""
     parsed = parse_params(kind, params)
     by_name = {s.name: s for s in schema}
-    check_rule_fits(kind, field, parsed, by_name, code_tables=frozenset(TABLES), other_schema=other_schema)
+    check_rule_fits(
+        kind, field, parsed, by_name, code_tables=frozenset(TABLES), timezone=ZONE, other_schema=other_schema
+    )
     return RuleRecord(rule_id, field, kind, parsed, severity)
 
 
@@ -79,10 +82,10 @@ def run(
     raw = pl.DataFrame({n: pl.Series(n, v, dtype=pl.String) for n, v in columns.items()}).with_columns(
         pl.Series(ROW, range(2, 2 + height), dtype=pl.Int64)
     )
-    prepared = prepare(raw, schema, rules, timezone="Asia/Shanghai")
+    prepared = prepare(raw, schema, rules, timezone=ZONE)
     if attach is not None:
         prepared = attach(prepared)
-    compiled = compile_checks(schema, rules, present=set(columns), today=TODAY, code_tables=TABLES)
+    compiled = compile_checks(schema, rules, present=set(columns), today=TODAY, timezone=ZONE, code_tables=TABLES)
     assert compiled.skipped == []
     return evaluate(raw, prepared, compiled, schema)
 
@@ -190,6 +193,10 @@ SINGLE_FIELD_CASES: list[tuple[str, FieldSpec, list[str | None], RuleKind, dict[
      {"min": "0", "max": "150"}, {2: ["below_min"], 4: ["above_max"]}),
     ("range-date", spec("day", FieldType.DATE), ["1999-12-31", "2024/1/5", "20250101", "2000-01-01"], RuleKind.RANGE,
      {"min": "2000-01-01", "max": "2024-12-31"}, {2: ["below_min"], 4: ["above_max"]}),
+    ("range-datetime", spec("seen", FieldType.DATETIME), ["2023-12-31 23:59:59", "2024-01-01 00:00:00",
+     "2024-01-01T00:00:00+08:00", "2023-12-31T15:59:59+00:00", "2025-01-01 00:00:00"], RuleKind.RANGE,
+     {"min": "2024-01-01T00:00:00", "max": "2024-12-31T23:59:59+08:00"}, {2: ["below_min"], 5: ["below_min"],
+     6: ["above_max"]}),
     ("length", spec("name"), ["张", "张三", "余姚市阳明街道"], RuleKind.LENGTH, {"min": 2, "max": 4},
      {2: ["too_short"], 4: ["too_long"]}),
     ("uscc", spec("uscc"), ["91330281MA2AB12349", "91330281MA2AB12348", "9133028", "n2330281ma2ab1234q",
@@ -371,7 +378,7 @@ def test_warning_keeps_the_row_but_reports_it() -> None:
 # --- rules that cannot work are refused, naming the parameter -----------------------------------------------------
 
 FIT_SCHEMA = [KEY, spec("name"), spec("age", FieldType.INTEGER), spec("born", FieldType.DATE),
-              spec("until", FieldType.DATE)]  # fmt: skip
+              spec("until", FieldType.DATE), spec("seen", FieldType.DATETIME)]  # fmt: skip
 THEIRS = {"id_number": spec("id_number"), "home_address": spec("home_address")}
 COMPARE = {"entry": OTHER_ENTRY, "match": {"id": "id_number"}, "other_field": "home_address"}
 
@@ -383,6 +390,8 @@ COMPARE = {"entry": OTHER_ENTRY, "match": {"id": "id_number"}, "other_field": "h
         (RuleKind.RANGE, "name", {"min": "1"}, "field", "A range needs a number, date or time field."),
         (RuleKind.RANGE, "age", {"min": "10", "max": "1"}, "params.min", "The minimum is larger than the maximum."),
         (RuleKind.RANGE, "born", {"max": "2024-13-01"}, "params.max", "'2024-13-01' is not a value of"),
+        (RuleKind.RANGE, "seen", {"min": "2024-01-01T09:00:00+08:00", "max": "2024-01-01T08:30:00"}, "params.min",
+         "The minimum is larger than the maximum."),
         (RuleKind.RANGE, "age", {}, "params", "Give a minimum, a maximum or both."),
         (RuleKind.LENGTH, "name", {"min": 5, "max": 2}, "params.min", "The minimum is larger than the maximum."),
         (RuleKind.PATTERN, "name", {"regex": r"(?<=a)b"}, "params.regex", "The pattern cannot be used: "),
@@ -412,7 +421,7 @@ def test_rule_that_does_not_fit_is_refused(
     schema = {s.name: s for s in FIT_SCHEMA}
     parsed = parse_params(kind, params)
     with pytest.raises(InvalidInput) as info:
-        check_rule_fits(kind, field, parsed, schema, code_tables=frozenset(TABLES), other_schema=THEIRS)
+        check_rule_fits(kind, field, parsed, schema, code_tables=frozenset(TABLES), timezone=ZONE, other_schema=THEIRS)
     assert info.value.field == where
     assert message in str(info.value)
 
@@ -420,7 +429,9 @@ def test_rule_that_does_not_fit_is_refused(
 def test_compare_with_unknown_entry_is_refused() -> None:
     parsed = parse_params(RuleKind.COMPARE, COMPARE)
     with pytest.raises(InvalidInput, match=f"No catalogue entry '{OTHER_ENTRY}'") as info:
-        check_rule_fits(RuleKind.COMPARE, "name", parsed, {s.name: s for s in FIT_SCHEMA}, code_tables=frozenset())
+        check_rule_fits(
+            RuleKind.COMPARE, "name", parsed, {s.name: s for s in FIT_SCHEMA}, code_tables=frozenset(), timezone=ZONE
+        )
     assert info.value.field == "params.entry"
 
 

@@ -404,7 +404,12 @@ def process_batch(batch_id: int, *, progress: ProgressFn | None = None, owner: s
         settings = get_settings()
         today = utcnow().astimezone(ZoneInfo(settings.timezone)).date()
         compiled = compile_checks(
-            plan.ev.fields, plan.rules, present=set(mapped.values()), today=today, code_tables=plan.code_tables
+            plan.ev.fields,
+            plan.rules,
+            present=set(mapped.values()),
+            today=today,
+            timezone=settings.timezone,
+            code_tables=plan.code_tables,
         )
         prepared = prepare(raw, plan.ev.fields, plan.rules, timezone=settings.timezone)
         applied = {check.rule_id for check in compiled.checks if check.rule_id is not None}

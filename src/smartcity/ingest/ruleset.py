@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from smartcity.catalog.schemas import FieldSpec
 from smartcity.catalog.vocab import FieldType
+from smartcity.config import get_settings
 from smartcity.db import utcnow
 from smartcity.ingest import service as batches
 from smartcity.ingest.models import CodeTable, Rule
@@ -195,6 +196,7 @@ def _validated(session: Session, by: Principal, ev: batches.EntryVersion, data: 
         params,
         {f.name: f for f in ev.fields},
         code_tables=code_table_names(session),
+        timezone=get_settings().timezone,
         other_schema=other_schema,
     )
     return params.model_dump(mode="json", exclude_none=True)

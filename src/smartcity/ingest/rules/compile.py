@@ -283,6 +283,7 @@ def rule_expr(
     schema: Mapping[str, FieldSpec],
     *,
     today: dt.date,
+    timezone: str,
     code_tables: Mapping[str, Mapping[str, str]],
 ) -> pl.Expr:
     """The expression of one declared rule: null where the row passes, else a problem code."""
@@ -298,8 +299,8 @@ def rule_expr(
         return _problem(present & ~column.str.contains(f"^(?:{params.regex})$"), "pattern")
     if isinstance(params, RangeParams):
         value = value_of(spec)
-        low: Any = None if params.min is None else typed_bound(params.min, spec.type)
-        high: Any = None if params.max is None else typed_bound(params.max, spec.type)
+        low: Any = None if params.min is None else typed_bound(params.min, spec.type, timezone)
+        high: Any = None if params.max is None else typed_bound(params.max, spec.type, timezone)
         expr = pl.when(value.is_null()).then(pl.lit(None, dtype=pl.String))
         if low is not None:
             expr = expr.when(value < pl.lit(float(low) if spec.type is FieldType.DECIMAL else low)).then(
@@ -403,6 +404,7 @@ def compile_checks(
     *,
     present: set[str],
     today: dt.date,
+    timezone: str,
     code_tables: Mapping[str, Mapping[str, str]],
 ) -> Compiled:
     """Every check of a batch: the schema's own, then each declared rule that can apply."""
@@ -421,7 +423,7 @@ def compile_checks(
                 field=rule.field,
                 kind=rule.kind,
                 severity=rule.severity,
-                expr=rule_expr(rule, by_name, today=today, code_tables=code_tables),
+                expr=rule_expr(rule, by_name, today=today, timezone=timezone, code_tables=code_tables),
                 rule_id=rule.id,
             )
         )

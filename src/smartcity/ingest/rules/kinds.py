@@ -11,6 +11,7 @@ import enum
 from collections.abc import Mapping
 from decimal import Decimal, InvalidOperation
 from typing import Any, Literal
+from zoneinfo import ZoneInfo
 
 import polars as pl
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -161,8 +162,9 @@ def parse_params(kind: RuleKind, params: Mapping[str, Any], *, path: str = "para
         ) from None
 
 
-def typed_bound(value: str, field_type: FieldType) -> object:
-    """A range bound as the field's type; ValueError when it is not one."""
+def typed_bound(value: str, field_type: FieldType, timezone: str) -> object:
+    """A range bound as the field's type (a time without an offset is in `timezone`, made UTC as the data is);
+    ValueError when it is not one."""
     if field_type is FieldType.INTEGER:
         return int(value)
     if field_type is FieldType.DECIMAL:
@@ -173,7 +175,8 @@ def typed_bound(value: str, field_type: FieldType) -> object:
     if field_type is FieldType.DATE:
         return dt.date.fromisoformat(value)
     if field_type is FieldType.DATETIME:
-        return dt.datetime.fromisoformat(value)
+        moment = dt.datetime.fromisoformat(value)
+        return (moment if moment.tzinfo else moment.replace(tzinfo=ZoneInfo(timezone))).astimezone(dt.UTC)
     raise ValueError(value)
 
 
@@ -195,6 +198,7 @@ def check_rule_fits(
     schema: Mapping[str, FieldSpec],
     *,
     code_tables: frozenset[str],
+    timezone: str,
     other_schema: Mapping[str, FieldSpec] | None = None,
 ) -> None:
     """Refuse a rule that cannot work on this schema: unknown fields, wrong types, bad bounds or patterns."""
@@ -232,7 +236,7 @@ def check_rule_fits(
             if raw is None:
                 continue
             try:
-                bounds.append(typed_bound(raw, spec.type))
+                bounds.append(typed_bound(raw, spec.type, timezone))
             except ValueError:
                 raise InvalidInput(
                     N_("'{value}' is not a value of the field's type."), field=f"params.{name}", value=raw
