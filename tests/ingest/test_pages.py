@@ -8,8 +8,12 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
+from starlette.datastructures import FormData
 
 from smartcity.ingest.models import Batch, FeedbackItem, Rule
+from smartcity.ingest.pages.rules import rule_payload
+from smartcity.ingest.rules.kinds import parse_params
+from smartcity.ingest.schemas import RuleIn
 from smartcity.platform.identity import service as identity
 from smartcity.platform.jobs.worker import run_until_idle
 from smartcity.platform.permissions import Role
@@ -184,6 +188,7 @@ def test_dashboard_pulls_and_code_tables_render(client: TestClient, db: Session,
     dashboard = client.get("/ingest/quality", params={"days": 30})
     assert 'id="chart-rows"' in dashboard.text and "echarts.common.min.js" in dashboard.text
     assert '"received": [' in dashboard.text and "余姚市公安局" in dashboard.text
+    assert 'href="/ingest/new"' in dashboard.text, "the sub-navigation offers submitting data here too"
     pulls = client.get("/ingest/pulls")
     assert 'id="pull-form"' in pulls.text
     bad = client.post(
@@ -207,3 +212,23 @@ def test_dashboard_pulls_and_code_tables_render(client: TestClient, db: Session,
     )
     assert saved.status_code == 303
     assert "死亡" in client.get("/ingest/code-tables", params={"name": "person_status"}).text
+
+
+def test_the_rule_form_becomes_the_parameters_of_the_chosen_kind() -> None:
+    def parsed(**fields: str) -> dict[str, object]:
+        data = RuleIn.model_validate(rule_payload(FormData({"field": "f", **fields})))
+        return parse_params(data.kind, data.params).model_dump(mode="json", exclude_none=True)
+
+    assert parsed(kind="enum", values="1，2、 3", regex="ignored") == {"values": ["1", "2", "3"]}
+    assert parsed(kind="length", min="2", max="15") == {"min": 2, "max": 15}
+    assert parsed(kind="resident_id", check_region="on", sex_field="gender_code") == {
+        "sex_field": "gender_code",
+        "check_region": True,
+    }
+    assert parsed(kind="phone") == {"allow_landline": False}
+    assert parsed(kind="compare", entry="330281-SCJ-00001", match_local="credit_code", other_field="domicile") == {
+        "entry": "330281-SCJ-00001",
+        "match": {"credit_code": "credit_code"},
+        "other_field": "domicile",
+        "mode": "normalized",
+    }

@@ -12,11 +12,11 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response, StreamingRes
 from smartcity.config import get_settings
 from smartcity.ingest import feedback, files, reports
 from smartcity.ingest import service as batches
-from smartcity.ingest.pages.common import PAGE_SIZE, PageNo, Reader, Submitter, capabilities, labels
+from smartcity.ingest.pages.common import PAGE_SIZE, PageNo, Reader, Submitter, render_page
 from smartcity.ingest.permissions import INGEST_SUBMIT
 from smartcity.ingest.service import BatchFilter
 from smartcity.ingest.vocab import BatchStatus, Source
-from smartcity.platform.console import redirect, render
+from smartcity.platform.console import redirect
 from smartcity.platform.deps import DbSession, RowId
 from smartcity.platform.errors import DomainError, request_locale
 from smartcity.platform.i18n import N_
@@ -42,8 +42,9 @@ def batch_list(
         session, by=principal, flt=BatchFilter(entry_code=entry or None, status=chosen), params=params
     )
     query = {k: v for k, v in {"entry": entry, "status": status}.items() if v}
-    return render(
+    return render_page(
         request,
+        principal,
         "ingest/batches.html",
         {
             "items": batches.batch_reads(session, items, request_locale(request)),
@@ -52,8 +53,6 @@ def batch_list(
             "status": status or "",
             "counts": batches.counts_by_status(session, by=principal),
             "feedback_counts": feedback.counts(session, by=principal),
-            "labels": labels(),
-            **capabilities(principal),
         },
     )
 
@@ -66,8 +65,9 @@ def upload_form(
     entry: Annotated[str | None, Query(max_length=40)] = None,
 ) -> Response:
     """Choose an entry and a file; the file is sent with a progress bar, then checked and processed."""
-    return render(
+    return render_page(
         request,
+        principal,
         "ingest/upload.html",
         {
             "entries": batches.entries_for_submission(session, by=principal),
@@ -113,16 +113,15 @@ def batch_page(
     batch = batches.get_batch(session, by=principal, batch_id=batch_id)
     read = batches.batch_reads(session, [batch], locale)[0]
     report = reports.quality_report(session, by=principal, batch_id=batch_id, locale=locale)
-    return render(
+    return render_page(
         request,
+        principal,
         "ingest/batch.html",
         {
             "batch": read,
             "report": report,
             "duplicate": duplicate,
-            "labels": labels(),
             "can_act": principal.can(INGEST_SUBMIT) and batches.owns(principal, batch.department_id),
-            **capabilities(principal),
         },
     )
 
@@ -132,7 +131,7 @@ def batch_progress(request: Request, session: DbSession, principal: Reader, batc
     """The progress panel of a batch (polled by the page); a finished batch makes the page reload."""
     batch = batches.get_batch(session, by=principal, batch_id=batch_id)
     read = batches.batch_reads(session, [batch], request_locale(request))[0]
-    response = render(request, "ingest/_progress.html", {"batch": read, "labels": labels()})
+    response = render_page(request, principal, "ingest/_progress.html", {"batch": read})
     if read.status in (BatchStatus.COMMITTED, BatchStatus.FAILED):
         response.headers["HX-Refresh"] = "true"
     return response
@@ -143,10 +142,11 @@ def mapping_form(request: Request, session: DbSession, principal: Reader, batch_
     """Map the file's columns to the entry's fields."""
     view = reports.mapping_read(session, by=principal, batch_id=batch_id)
     batch = batches.get_batch(session, by=principal, batch_id=batch_id)
-    return render(
+    return render_page(
         request,
+        principal,
         "ingest/mapping.html",
-        {"view": view, "batch": batch, "errors": {}, **capabilities(principal)},
+        {"view": view, "batch": batch, "errors": {}},
     )
 
 
@@ -166,14 +166,14 @@ async def mapping_submit(request: Request, session: DbSession, principal: Submit
         session.rollback()
         view = reports.mapping_read(session, by=principal, batch_id=batch_id)
         view.columns.update(columns)
-        return render(
+        return render_page(
             request,
+            principal,
             "ingest/mapping.html",
             {
                 "view": view,
                 "batch": batches.get_batch(session, by=principal, batch_id=batch_id),
                 "errors": {"_form": exc.localised_detail(request_locale(request))},
-                **capabilities(principal),
             },
             status_code=422,
         )
@@ -205,8 +205,9 @@ def rejected(request: Request, session: DbSession, principal: Reader, batch_id: 
     params = PageParams(page=page_no, page_size=PAGE_SIZE)
     items, total = reports.rejected_rows(session, by=principal, batch_id=batch_id, params=params, locale=locale)
     fields = [f for f in batch.mapping.values() if f is not None]
-    return render(
+    return render_page(
         request,
+        principal,
         "ingest/rejected.html",
         {
             "batch": batch,
@@ -214,7 +215,6 @@ def rejected(request: Request, session: DbSession, principal: Reader, batch_id: 
             "fields": fields,
             "titles": reports.field_titles(found),
             **pager(total, params, lambda n: f"/ingest/batches/{batch_id}/rejected?page={n}"),
-            **capabilities(principal),
         },
     )
 

@@ -1,10 +1,11 @@
-"""What the console pages of data collection share: the route rules, form reading, labels."""
+"""What the console pages of data collection share: the route rules, rendering with labels and buttons, forms."""
 
 from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import Depends, Query
+from fastapi import Depends, Query, Request
+from fastapi.responses import HTMLResponse
 from starlette.datastructures import FormData
 
 from smartcity.catalog.vocab import LABELS as CATALOG_LABELS
@@ -19,6 +20,7 @@ from smartcity.ingest.permissions import (
 )
 from smartcity.ingest.rules.kinds import KIND_LABELS
 from smartcity.ingest.vocab import LABELS
+from smartcity.platform.console import render
 from smartcity.platform.identity.deps import page
 from smartcity.platform.identity.principal import Principal
 
@@ -48,6 +50,13 @@ def capabilities(principal: Principal) -> dict[str, bool]:
         "can_pull": principal.can(INGEST_PULL),
         "can_codes": principal.can(INGEST_CODES),
     }
+
+
+def render_page(
+    request: Request, principal: Principal, name: str, context: dict[str, Any], status_code: int = 200
+) -> HTMLResponse:
+    """A data-collection page: the console shell, the labels, and which buttons the caller gets."""
+    return render(request, name, {"labels": labels(), **capabilities(principal), **context}, status_code=status_code)
 
 
 def text(form: FormData, key: str) -> str:

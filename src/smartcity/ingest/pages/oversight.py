@@ -21,13 +21,12 @@ from smartcity.ingest.pages.common import (
     Reader,
     Responder,
     Reviewer,
-    capabilities,
-    labels,
+    render_page,
     text,
 )
 from smartcity.ingest.schemas import CodeTableIn, FeedbackDispute, FeedbackReview, PullIn, PullUpdate
 from smartcity.ingest.vocab import FeedbackStatus
-from smartcity.platform.console import form_errors, redirect, render
+from smartcity.platform.console import form_errors, redirect
 from smartcity.platform.deps import DbSession, RowId
 from smartcity.platform.errors import DomainError, request_locale
 from smartcity.platform.i18n import N_
@@ -61,8 +60,9 @@ def feedback_list(
     params = PageParams(page=page_no, page_size=PAGE_SIZE)
     items, total = feedback.list_items(session, by=principal, flt=flt, params=params)
     query = {k: v for k, v in {"status": status, "entry": entry, "department": department}.items() if v}
-    return render(
+    return render_page(
         request,
+        principal,
         "ingest/feedback.html",
         {
             "items": feedback.item_reads(session, items, request_locale(request)),
@@ -72,10 +72,6 @@ def feedback_list(
             "department": department or "",
             "departments": identity.all_departments(session) if batches.sees_all(principal) else [],
             "counts": feedback.counts(session, by=principal),
-            "labels": labels(),
-            "own_department": principal.department_id,
-            "is_hub": principal.is_platform_admin,
-            **capabilities(principal),
         },
     )
 
@@ -146,8 +142,9 @@ def quality_page(
         "open": sum(d.open_feedback for d in overview.departments),
         "departments": len(overview.departments),
     }
-    return render(
+    return render_page(
         request,
+        principal,
         "ingest/quality.html",
         {
             "overview": overview,
@@ -170,15 +167,15 @@ def _pulls_page(
     errors: dict[str, str] | None = None,
     status_code: int = 200,
 ) -> Response:
-    return render(
+    return render_page(
         request,
+        principal,
         "ingest/pulls.html",
         {
             "items": pulls.pull_reads(session, pulls.list_pulls(session, by=principal)),
             "entries": batches.entries_for_submission(session, by=principal),
             "values": values or {"every_minutes": 1440, "enabled": True},
             "errors": errors or {},
-            **capabilities(principal),
         },
         status_code=status_code,
     )
@@ -248,15 +245,15 @@ def code_tables(
     """The code tables rules can use; one of them with its codes."""
     locale = request_locale(request)
     shown = ruleset.get_code_table(session, name, locale) if name else None
-    return render(
+    return render_page(
         request,
+        principal,
         "ingest/code_tables.html",
         {
             "tables": ruleset.list_code_tables(session, locale),
             "shown": shown,
             "errors": {},
             "values": {},
-            **capabilities(principal),
         },
     )
 
@@ -276,15 +273,15 @@ async def code_table_save(request: Request, session: DbSession, principal: CodeK
     except (ValidationError, DomainError) as exc:
         session.rollback()
         locale = request_locale(request)
-        return render(
+        return render_page(
             request,
+            principal,
             "ingest/code_tables.html",
             {
                 "tables": ruleset.list_code_tables(session, locale),
                 "shown": None,
                 "errors": form_errors(exc, locale),
                 "values": {"name": name, "title": title, "codes": lines},
-                **capabilities(principal),
             },
             status_code=422,
         )

@@ -12,52 +12,43 @@ from starlette.datastructures import FormData
 
 from smartcity.ingest import ruleset
 from smartcity.ingest import service as batches
-from smartcity.ingest.pages.common import Reader, RuleWriter, capabilities, labels, text
-from smartcity.ingest.rules.kinds import DECLARABLE
+from smartcity.ingest.pages.common import Reader, RuleWriter, render_page, text
+from smartcity.ingest.permissions import INGEST_RULES
+from smartcity.ingest.rules.kinds import DECLARABLE, PARAMS, RuleKind
 from smartcity.ingest.schemas import RuleIn
-from smartcity.platform.console import form_errors, redirect, render
+from smartcity.platform.console import form_errors, redirect
 from smartcity.platform.deps import DbSession, RowId
 from smartcity.platform.errors import DomainError, request_locale
 from smartcity.platform.i18n import N_
 
 router = APIRouter(prefix="/ingest", include_in_schema=False)
 
-# Form inputs of each rule kind → parameter names (lists are comma-separated, flags are checkboxes).
-LIST_PARAMS = {"values"}
-FLAG_PARAMS = {"check_region", "allow_landline", "not_future"}
-KIND_INPUTS: dict[str, tuple[str, ...]] = {
-    "enum": ("values", "code_table"),
-    "pattern": ("regex", "hint"),
-    "range": ("min", "max"),
-    "length": ("min", "max"),
-    "unique": (),
-    "resident_id": ("birth_date_field", "sex_field", "check_region"),
-    "uscc": (),
-    "phone": ("allow_landline",),
-    "date_sanity": ("not_future", "earliest"),
-    "cross_field": ("op", "other"),
-    "required_if": ("other", "values"),
-    "compare": ("entry", "match_local", "match_other", "other_field", "mode"),
-}
+PAIR = ("match_local", "match_other")  # a comparison's `match` is one pair of fields in the form
+
+
+def kinds_with(name: str) -> str:
+    """The rule kinds whose form shows the input `name` (space-separated, for the form's data-kinds)."""
+    param = "match" if name in PAIR else name
+    return " ".join(kind.value for kind in DECLARABLE if param in PARAMS[kind].model_fields)
 
 
 def rule_payload(form: FormData) -> dict[str, Any]:
     """The rule form as a RuleIn payload: only the inputs of the chosen kind become parameters."""
     kind = text(form, "kind")
+    model = PARAMS.get(RuleKind(kind)) if kind in set(RuleKind) else None
     params: dict[str, Any] = {}
-    for name in KIND_INPUTS.get(kind, ()):
-        if name in FLAG_PARAMS:
+    for name, info in model.model_fields.items() if model else ():
+        if name == "match":
+            if local := text(form, PAIR[0]):
+                params[name] = {local: text(form, PAIR[1]) or local}
+        elif info.annotation is bool:
             params[name] = form.get(name) == "on"
-        elif name in LIST_PARAMS:
+        elif name == "values":
             raw = text(form, name).replace("，", ",").replace("、", ",")
             if raw:
                 params[name] = [v.strip() for v in raw.split(",") if v.strip()]
-        elif name in ("match_local", "match_other"):
-            continue
         elif value := text(form, name):
-            params[name] = int(value) if kind == "length" and value.isdigit() else value
-    if kind == "compare" and text(form, "match_local"):
-        params["match"] = {text(form, "match_local"): text(form, "match_other") or text(form, "match_local")}
+            params[name] = value
     return {
         "field": text(form, "field"),
         "kind": kind,
@@ -74,30 +65,40 @@ def _page(
     principal: Any,
     code: str,
     *,
+    edit: int | None = None,
     values: dict[str, Any] | None = None,
     errors: dict[str, str] | None = None,
-    editing: int | None = None,
     status_code: int = 200,
 ) -> Response:
+    """The rules page; `edit` fills the form with that rule (or, with `values`, with what was posted for it)."""
     locale = request_locale(request)
     ev = batches.entry_version(session, by=principal, code=code)
-    rules = [ruleset.rule_read(r, locale) for r in ruleset.list_rules(session, by=principal, code=code)]
-    can_edit = capabilities(principal)["can_rules"] and batches.owns(principal, ev.department_id)
-    return render(
+    declared = ruleset.entry_rules(session, code)
+    edited = next((r for r in declared if r.id == edit), None)
+    if edited is not None and values is None:
+        values = {
+            "field": edited.field,
+            "kind": edited.kind,
+            "params": dict(edited.params),
+            "severity": edited.severity,
+            "enabled": edited.enabled,
+            "note": edited.note,
+        }
+    return render_page(
         request,
+        principal,
         "ingest/rules.html",
         {
             "ev": ev,
-            "rules": rules,
-            "suggestions": ruleset.suggest_rules(ev.fields, ruleset.entry_rules(session, code)),
+            "rules": [ruleset.rule_read(r, locale) for r in declared],
+            "suggestions": ruleset.suggest_rules(ev.fields, declared),
             "kinds": DECLARABLE,
-            "kind_inputs": KIND_INPUTS,
+            "kinds_with": kinds_with,
             "code_tables": ruleset.list_code_tables(session, locale),
             "values": values or {"severity": "error", "enabled": True, "params": {}},
             "errors": errors or {},
-            "editing": editing,
-            "can_edit": can_edit,
-            "labels": labels(),
+            "editing": edited.id if edited is not None else None,
+            "can_edit": principal.can(INGEST_RULES) and batches.owns(principal, ev.department_id),
             "params_json": lambda p: json.dumps(p, ensure_ascii=False),
         },
         status_code=status_code,
@@ -113,19 +114,7 @@ def rules_page(
     edit: Annotated[int | None, Query(ge=1, le=2_147_483_647)] = None,
 ) -> Response:
     """The entry's rules, the form to declare one, and the rules its schema suggests."""
-    values = None
-    if edit is not None:
-        rule = next((r for r in ruleset.list_rules(session, by=principal, code=code) if r.id == edit), None)
-        if rule is not None:
-            values = {
-                "field": rule.field,
-                "kind": rule.kind,
-                "params": dict(rule.params),
-                "severity": rule.severity,
-                "enabled": rule.enabled,
-                "note": rule.note,
-            }
-    return _page(request, session, principal, code, values=values, editing=edit if values else None)
+    return _page(request, session, principal, code, edit=edit)
 
 
 def _save(
@@ -141,7 +130,7 @@ def _save(
     except (ValidationError, DomainError) as exc:
         session.rollback()
         errors = form_errors(exc, request_locale(request))
-        return _page(request, session, principal, code, values=payload, errors=errors, editing=rule_id, status_code=422)
+        return _page(request, session, principal, code, edit=rule_id, values=payload, errors=errors, status_code=422)
     return redirect(f"/ingest/entries/{code}/rules", flash=N_("The rule is saved."))
 
 
