@@ -16,9 +16,14 @@ from rich.table import Table
 
 from smartcity.config import get_settings
 from smartcity.db import unit_of_work
+from smartcity.ingest import files, pipeline, pulls, reports
+from smartcity.ingest import service as batches
 from smartcity.ingest.vocab import LABELS, BatchStatus, Source, Stage
 from smartcity.platform.errors import DomainError, InvalidInput
 from smartcity.platform.i18n import N_, gettext
+from smartcity.platform.identity import service as identity
+from smartcity.platform.identity.principal import Principal
+from smartcity.platform.paging import PageParams
 
 app = typer.Typer(help="Data collection: batches, reports, re-runs, pulls.", no_args_is_help=True)
 console = Console()
@@ -26,9 +31,7 @@ err = Console(stderr=True)
 LOCALE = "en"
 
 
-def _principal(username: str | None):  # type: ignore[no-untyped-def]
-    from smartcity.platform.identity import service as identity
-
+def _principal(username: str | None) -> Principal:
     with unit_of_work() as session:
         if username is None:
             return identity.system_principal(f"cli:{getpass.getuser()}")
@@ -69,8 +72,6 @@ def received_time(text: str | None) -> dt.datetime | None:
 
 
 def _run(batch_id: int) -> BatchStatus:
-    from smartcity.ingest import pipeline
-
     stages = {stage: LABELS["stage"][stage] for stage in Stage}
     with Progress(
         TextColumn("[bold]{task.description}"),
@@ -97,14 +98,9 @@ def _run(batch_id: int) -> BatchStatus:
 
 
 def _summary(batch_id: int) -> int:
-    from smartcity.ingest import reports
-    from smartcity.platform.identity import service as identity
-
     with unit_of_work() as session:
         root = identity.system_principal("cli")
         report = reports.quality_report(session, by=root, batch_id=batch_id, locale=LOCALE)
-        from smartcity.ingest import service as batches
-
         batch = batches.batch_reads(session, [batches.get_batch(session, by=root, batch_id=batch_id)], LOCALE)[0]
     if batch.status is BatchStatus.FAILED:
         err.print(f"{batch.filename}: {batch.error.message if batch.error else 'failed'}", style="red", markup=False)
@@ -137,9 +133,6 @@ def ingest(
     ] = None,
 ) -> None:
     """Ingest FILE into a catalogue entry: check every row, store the good ones, quarantine and report the rest."""
-    from smartcity.ingest import files
-    from smartcity.ingest import service as batches
-
     if not file.is_file():
         err.print(f"{file}: no such file", style="red", markup=False)
         raise typer.Exit(code=2)
@@ -181,10 +174,6 @@ def list_batches(
     limit: Annotated[int, typer.Option(min=1, max=100)] = 20,
 ) -> None:
     """The most recent batches."""
-    from smartcity.ingest import service as batches
-    from smartcity.platform.identity import service as identity
-    from smartcity.platform.paging import PageParams
-
     with unit_of_work() as session:
         root = identity.system_principal("cli")
         items, total = batches.list_batches(
@@ -212,8 +201,6 @@ def report(batch_id: int) -> None:
 @app.command("rerun")
 def rerun(batch_id: int, user: Annotated[str | None, typer.Option("--as")] = None) -> None:
     """Run a failed or interrupted batch again, here and now."""
-    from smartcity.ingest import service as batches
-
     principal = _principal(user)
     try:
         with unit_of_work() as session:
@@ -229,8 +216,6 @@ def rerun(batch_id: int, user: Annotated[str | None, typer.Option("--as")] = Non
 @app.command("pull")
 def pull(name: Annotated[str, typer.Argument(help="the pull's name or id")]) -> None:
     """Run a scheduled pull now, here."""
-    from smartcity.ingest import pulls
-
     try:
         with unit_of_work() as session:
             pull_id = pulls.find_pull(session, name).id
