@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import func, inspect, select, text
@@ -440,3 +441,18 @@ def test_unique_values_are_checked_against_the_stored_records(db: Session, entry
         (3, "phone", "duplicate_in_store"),
         (3, "full_name", "duplicate_in_store"),
     }
+
+
+def test_a_receipt_date_without_an_offset_is_city_time(db: Session, entry: None) -> None:
+    received = dt.datetime.now().replace(microsecond=0) - dt.timedelta(days=30)
+    sub = batches.submit_batch(
+        db,
+        by=root(),
+        code=PERSON_CODE,
+        stored=store_text(csv(f"{ZHANG},张三,2,1952-01-20,13800001111,330281004,")),
+        source=Source.API,
+        enqueue=False,
+        received_at=received,
+    )
+    stored = batch(db, sub.batch.id).received_at
+    assert stored == received.replace(tzinfo=ZoneInfo("Asia/Shanghai")), (stored, received)

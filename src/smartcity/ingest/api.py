@@ -87,7 +87,7 @@ async def submit_batch(
     force: Annotated[bool, Query(description="process even if the same file was already loaded")] = False,
     received: Annotated[
         dt.datetime | None,
-        Query(description="when a file delivered offline reached the hub (ISO 8601 with offset; default: now)"),
+        Query(description="when a file delivered offline reached the hub (ISO 8601; no offset means city time)"),
     ] = None,
 ) -> BatchRead:
     """Submit a file of records for an entry; 202 and the queued batch (poll it), or 200 with the earlier batch."""
@@ -102,7 +102,7 @@ async def submit_batch(
         source=Source.API,
         version=version,
         force=force,
-        received_at=received if received is None or received.tzinfo else received.replace(tzinfo=dt.UTC),
+        received_at=received,
     )
     response.headers["Location"] = f"{PREFIX}/batches/{submission.batch.id}"
     if submission.duplicate:

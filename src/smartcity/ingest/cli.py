@@ -7,14 +7,12 @@ import getpass
 import sys
 from pathlib import Path
 from typing import Annotated
-from zoneinfo import ZoneInfo
 
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from smartcity.config import get_settings
 from smartcity.db import unit_of_work
 from smartcity.ingest import files, pipeline, pulls, reports
 from smartcity.ingest import service as batches
@@ -59,16 +57,13 @@ def _mapping(pairs: list[str], ignored: list[str]) -> dict[str, str | None]:
 
 
 def received_time(text: str | None) -> dt.datetime | None:
-    """A date (midnight in the city's time zone) or an ISO date and time; InvalidInput for anything else."""
+    """A date (midnight, city time) or an ISO date and time; InvalidInput for anything else."""
     if text is None:
         return None
     try:
-        value = dt.datetime.fromisoformat(text)
+        return dt.datetime.fromisoformat(text)
     except ValueError:
         raise InvalidInput(N_("'{value}' is not a date (YYYY-MM-DD)."), field="received", value=text) from None
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=ZoneInfo(get_settings().timezone))
-    return value.astimezone(dt.UTC)
 
 
 def _run(batch_id: int) -> BatchStatus:

@@ -12,6 +12,7 @@ import json
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import TypeVarTuple
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import InstrumentedAttribute, Session
@@ -19,6 +20,7 @@ from sqlalchemy.orm import InstrumentedAttribute, Session
 from smartcity.catalog import service as catalog
 from smartcity.catalog.schemas import DepartmentRef, FieldSpec
 from smartcity.catalog.service import EntryFilter
+from smartcity.config import get_settings
 from smartcity.db import utcnow
 from smartcity.ingest import mapping as mapper
 from smartcity.ingest.files import StoredFile, data_root
@@ -387,13 +389,16 @@ def submit_batch(
 
     The file must be readable as a whole (format, encoding, headers) or FileProblem is raised and nothing is
     written. `columns` is a complete mapping chosen by a person; `overrides` adjust the suggested one (the saved
-    mapping, then names and titles). `received_at` registers a file delivered offline on the day it arrived.
+    mapping, then names and titles). `received_at` registers a file delivered offline on the day it arrived
+    (without an offset it is in the city's time zone, like times in the data).
     Re-submitting a file that was already committed with the same mapping and
     rules changes nothing and returns that batch (unless `force`).
     """
     ev = entry_version(session, by=by, code=code, version=version)
     require_submit(by, ev)
     now = utcnow()
+    if received_at is not None and received_at.tzinfo is None:
+        received_at = received_at.replace(tzinfo=ZoneInfo(get_settings().timezone))
     if received_at is not None and not (now - dt.timedelta(days=3660) <= received_at <= now + dt.timedelta(minutes=5)):
         raise InvalidInput(
             N_("The date the data was received must lie within the last ten years, not in the future."),
