@@ -106,7 +106,7 @@ def readable(principal: Principal) -> Select[CatalogEntry]:
     return select(CatalogEntry)
 
 
-def _department_refs(session: Session, ids: Collection[int]) -> dict[int, DepartmentRef]:
+def department_refs(session: Session, ids: Collection[int]) -> dict[int, DepartmentRef]:
     """Code and name of the departments an answer names (not every department of the city)."""
     return {i: DepartmentRef(code=d.code, name=d.name) for i, d in identity.departments_by_id(session, ids).items()}
 
@@ -150,7 +150,7 @@ def _entry_read(entry: CatalogEntry, departments: dict[int, DepartmentRef]) -> E
 
 def entry_read(session: Session, entry: CatalogEntry) -> EntryRead:
     """The full view of an entry with its current schema."""
-    return _entry_read(entry, _department_refs(session, [entry.department_id]))
+    return _entry_read(entry, department_refs(session, [entry.department_id]))
 
 
 def get_entry(session: Session, *, by: Principal, code: str) -> CatalogEntry:
@@ -195,7 +195,7 @@ def search_entries(
     entries, total = fetch_page(
         session, search_statement(session, by, flt).options(selectinload(CatalogEntry.versions)), params
     )
-    departments = _department_refs(session, [e.department_id for e in entries])
+    departments = department_refs(session, [e.department_id for e in entries])
     return [_summary(e, _current_fields(e), departments[e.department_id]) for e in entries], total
 
 
@@ -205,13 +205,25 @@ def list_versions(session: Session, *, by: Principal, code: str) -> list[Version
     return [_version_read(entry, v) for v in entry.versions]
 
 
+def _version_of(entry: CatalogEntry, version: int) -> CatalogEntryVersion:
+    found = next((candidate for candidate in entry.versions if candidate.version == version), None)
+    if found is None:
+        raise NotFound(N_("Entry '{code}' has no version {version}."), code=entry.code, version=version)
+    return found
+
+
 def get_version(session: Session, *, by: Principal, code: str, version: int) -> VersionRead:
     """One schema version of an entry; old versions stay readable."""
     entry = get_entry(session, by=by, code=code)
-    for candidate in entry.versions:
-        if candidate.version == version:
-            return _version_read(entry, candidate)
-    raise NotFound(N_("Entry '{code}' has no version {version}."), code=code, version=version)
+    return _version_read(entry, _version_of(entry, version))
+
+
+def entry_and_version(
+    session: Session, *, by: Principal, code: str, version: int | None = None
+) -> tuple[EntryRead, VersionRead]:
+    """An entry and one of its schema versions (default: the current one), from one lookup of the entry."""
+    entry = get_entry(session, by=by, code=code)
+    return entry_read(session, entry), _version_read(entry, _version_of(entry, version or entry.current_version))
 
 
 def _version_read(entry: CatalogEntry, version: CatalogEntryVersion) -> VersionRead:
@@ -234,7 +246,7 @@ def all_entries(session: Session, *, by: Principal) -> list[EntryRead]:
     entries = list(
         session.scalars(readable(by).order_by(CatalogEntry.code).options(selectinload(CatalogEntry.versions)))
     )
-    departments = _department_refs(session, [e.department_id for e in entries])
+    departments = department_refs(session, [e.department_id for e in entries])
     return [_entry_read(entry, departments) for entry in entries]
 
 
@@ -278,7 +290,7 @@ def create_entry(session: Session, *, by: Principal, data: EntryCreate) -> Catal
             created_at=now,
         )
     )
-    dept = _department_refs(session, [department_id])[department_id]
+    dept = department_refs(session, [department_id])[department_id]
     entry.search_text = _search_text(entry, data.fields, [dept.name])
     session.add(entry)
     session.flush()
@@ -331,7 +343,7 @@ def update_entry(session: Session, *, by: Principal, code: str, data: EntryUpdat
         )
         new_version = True
     entry.updated_at = utcnow()
-    department = _department_refs(session, [entry.department_id])[entry.department_id]
+    department = department_refs(session, [entry.department_id])[entry.department_id]
     entry.search_text = _search_text(entry, fields, [department.name])
     session.flush()
     audit.record(
@@ -350,9 +362,7 @@ def retire_version(session: Session, *, by: Principal, code: str, version: int, 
     entry = get_entry(session, by=by, code=code)
     if not can_edit(by, entry):
         raise PermissionDenied(N_("You can edit entries of your own department only."))
-    found = next((v for v in entry.versions if v.version == version), None)
-    if found is None:
-        raise NotFound(N_("Entry '{code}' has no version {version}."), code=code, version=version)
+    found = _version_of(entry, version)
     if version == entry.current_version:
         raise Conflict(
             N_("Version {version} is the current schema of '{code}'; publish a new version before retiring it."),

@@ -18,6 +18,7 @@ import polars as pl
 from sqlalchemy import Select, Table, bindparam, func, insert, select, update
 from sqlalchemy.orm import Session
 
+from smartcity.catalog import service as catalog
 from smartcity.db import utcnow
 from smartcity.ingest import service as batches
 from smartcity.ingest.messages import problem_message
@@ -243,7 +244,7 @@ def problems_read(problems: Sequence[dict[str, Any]], context: MessageContext | 
 def item_reads(session: Session, items: Sequence[FeedbackItem], locale: str) -> list[FeedbackRead]:
     """The API view of items."""
     contexts = message_context(session, [i.last_batch_id for i in items])
-    departments = batches.department_refs(session, {i.department_id for i in items})
+    departments = catalog.department_refs(session, {i.department_id for i in items})
     return [
         FeedbackRead(
             id=i.id,

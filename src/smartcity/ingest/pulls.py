@@ -22,6 +22,7 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
+from smartcity.catalog import service as catalog
 from smartcity.config import get_settings
 from smartcity.db import unit_of_work, utcnow
 from smartcity.ingest import files, pipeline
@@ -137,7 +138,7 @@ def _read(pull: PullSource, departments: dict[int, Any]) -> PullRead:
 
 
 def pull_reads(session: Session, pulls: list[PullSource]) -> list[PullRead]:
-    refs = batches.department_refs(session, {p.department_id for p in pulls})
+    refs = catalog.department_refs(session, {p.department_id for p in pulls})
     return [_read(p, refs) for p in pulls]
 
 

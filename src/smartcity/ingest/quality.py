@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from smartcity.catalog import service as catalog
 from smartcity.config import get_settings
 from smartcity.db import utcnow
 from smartcity.ingest import service as batches
@@ -79,7 +80,7 @@ def overview(session: Session, *, by: Principal, days: int = 90, today: dt.date 
         ).all()
     }
     department_ids = set(records) | set(totals) | {d for d, _ in feedback_counts}
-    refs = batches.department_refs(session, department_ids)
+    refs = catalog.department_refs(session, department_ids)
     rows = []
     for dept in department_ids:
         n, received, rejected, warned = totals.get(dept, (0, 0, 0, 0))

@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-from collections.abc import Collection, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TypeVarTuple
 from zoneinfo import ZoneInfo
@@ -70,8 +70,7 @@ class EntryVersion:
 
 def entry_version(session: Session, *, by: Principal, code: str, version: int | None = None) -> EntryVersion:
     """The entry `code` at `version` (default: its current version); NotFound names what is missing."""
-    entry = catalog.entry_read(session, catalog.get_entry(session, by=by, code=code))
-    found = catalog.get_version(session, by=by, code=code, version=version or entry.version)
+    entry, found = catalog.entry_and_version(session, by=by, code=code, version=version)
     department = identity.department_by_code(session, entry.department.code)
     return EntryVersion(
         code=entry.code,
@@ -159,11 +158,6 @@ def list_batches(session: Session, *, by: Principal, flt: BatchFilter, params: P
     return fetch_page(session, stmt.order_by(Batch.id.desc()), params)
 
 
-def department_refs(session: Session, ids: Collection[int]) -> dict[int, DepartmentRef]:
-    """Code and name of the departments `ids`."""
-    return {i: DepartmentRef(code=d.code, name=d.name) for i, d in identity.departments_by_id(session, ids).items()}
-
-
 def error_text(error: dict[str, object] | None, locale: str) -> BatchError | None:
     """A stored failure in the reader's language."""
     if not error:
@@ -218,7 +212,7 @@ def batch_read(batch: Batch, departments: dict[int, DepartmentRef], locale: str)
 
 
 def batch_reads(session: Session, batches: Sequence[Batch], locale: str) -> list[BatchRead]:
-    departments = department_refs(session, {b.department_id for b in batches})
+    departments = catalog.department_refs(session, {b.department_id for b in batches})
     return [batch_read(b, departments, locale) for b in batches]
 
 
