@@ -305,3 +305,17 @@ def test_quality_overview_api(client: TestClient, db: Session, tokens: dict[str,
     (gaj,) = overview["departments"]
     assert (gaj["records"], gaj["rows_rejected"], gaj["open_feedback"]) == (1, 1, 1)
     problem(client.get(f"{BASE}/quality", params={"days": 0}, headers=auth(tokens["hub"])), 422)
+
+
+def test_the_saved_column_mapping_merges_and_names_a_wrong_field(
+    client: TestClient, db: Session, tokens: dict[str, str]
+) -> None:
+    url, headers = f"{BASE}/entries/{PERSON_CODE}/mapping", {**auth(tokens["admin"]), "Accept-Language": "en"}
+    first = client.put(url, json={"columns": {"身份证": "resident_id"}}, headers=headers)
+    assert first.status_code == 200 and first.json() == {"身份证": "resident_id"}
+    merged = client.put(url, json={"columns": {"电话": "phone", "备注": None}}, headers=headers)
+    assert merged.json() == {"身份证": "resident_id", "电话": "phone", "备注": None}
+    wrong = problem(client.put(url, json={"columns": {"住址": "address"}}, headers=headers), 422)
+    assert wrong["errors"][0]["field"] == "columns.住址" and "'address'" in wrong["detail"]
+    assert client.get(url, headers=headers).json() == merged.json()
+    problem(client.put(url, json={"columns": {"电话": "phone"}}, headers=auth(tokens["staff"])), 403)

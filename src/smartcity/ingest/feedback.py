@@ -39,6 +39,17 @@ CHUNK = 2000
 ACTIVE = tuple(s.value for s in ACTIVE_FEEDBACK)
 
 
+def _set(session: Session, ids: Sequence[int], **values: object) -> None:
+    """Set `values` on the items `ids`, a chunk of ids per statement."""
+    for offset in range(0, len(ids), CHUNK):
+        session.execute(
+            update(FeedbackItem)
+            .where(FeedbackItem.id.in_(ids[offset : offset + CHUNK]))
+            .values(**values)
+            .execution_options(synchronize_session=False)
+        )
+
+
 def apply_batch(
     session: Session,
     *,
@@ -55,9 +66,9 @@ def apply_batch(
     An item opens, and a correction closes it, on the day the batch's data was received.
     """
     active = {
-        key: (item_id, status)
-        for item_id, key, status in session.execute(
-            select(FeedbackItem.id, FeedbackItem.record_key, FeedbackItem.status).where(
+        key: item_id
+        for item_id, key in session.execute(
+            select(FeedbackItem.id, FeedbackItem.record_key).where(
                 FeedbackItem.entry_code == code,
                 FeedbackItem.version == version,
                 FeedbackItem.status.in_(ACTIVE),
@@ -69,7 +80,7 @@ def apply_batch(
     if active:
         open_keys = pl.Series("k", list(active), dtype=pl.String)
         now_clean = open_keys.filter(open_keys.is_in(evaluation.clean_keys.implode()))
-        corrected_ids = [active[k][0] for k in now_clean.to_list()]
+        corrected_ids = [active[k] for k in now_clean.to_list()]
     if evaluation.clean_answers:
         # Rows of a corrected download name the item they answer; the key itself may have been the error.
         answered = session.scalars(
@@ -81,19 +92,15 @@ def apply_batch(
             )
         ).all()
         corrected_ids = sorted(set(corrected_ids) | set(answered))
-    for offset in range(0, len(corrected_ids), CHUNK):
-        session.execute(
-            update(FeedbackItem)
-            .where(FeedbackItem.id.in_(corrected_ids[offset : offset + CHUNK]))
-            .values(
-                status=FeedbackStatus.CORRECTED.value,
-                corrected_batch_id=batch_id,
-                closed_at=received,
-                updated_at=now,
-                handled_by=f"batch #{batch_id}",
-            )
-            .execution_options(synchronize_session=False)
-        )
+    _set(
+        session,
+        corrected_ids,
+        status=FeedbackStatus.CORRECTED.value,
+        corrected_batch_id=batch_id,
+        closed_at=received,
+        updated_at=now,
+        handled_by=f"batch #{batch_id}",
+    )
     refreshed: list[dict[str, Any]] = []
     created: list[dict[str, Any]] = []
     seen: set[str] = set()
@@ -102,7 +109,7 @@ def apply_batch(
             seen.add(row.key)
             refreshed.append(
                 {
-                    "item_id": active[row.key][0],
+                    "item_id": active[row.key],
                     "new_batch": batch_id,
                     "new_row": row.row,
                     "new_values": row.values,
@@ -203,19 +210,26 @@ class MessageContext:
     code_table_titles: dict[str, str]
 
 
+def _context(report: dict[str, Any] | None, table_titles: dict[str, str]) -> MessageContext:
+    report = report or {}
+    return MessageContext(
+        titles=dict(report.get("titles", {})),
+        rules={int(k): v for k, v in report.get("rules", {}).items()},
+        keys=list(report.get("keys", [])),
+        code_table_titles=table_titles,
+    )
+
+
 def message_context(session: Session, batch_ids: Sequence[int]) -> dict[int, MessageContext]:
     """The message context of each batch in `batch_ids`."""
     titles = code_table_titles(session)
-    found: dict[int, MessageContext] = {}
-    for batch_id, report in session.execute(select(Batch.id, Batch.report).where(Batch.id.in_(set(batch_ids)))):
-        report = report or {}
-        found[batch_id] = MessageContext(
-            titles=dict(report.get("titles", {})),
-            rules={int(k): v for k, v in report.get("rules", {}).items()},
-            keys=list(report.get("keys", [])),
-            code_table_titles=titles,
-        )
-    return found
+    stmt = select(Batch.id, Batch.report).where(Batch.id.in_(set(batch_ids)))
+    return {batch_id: _context(report, titles) for batch_id, report in session.execute(stmt)}
+
+
+def batch_context(session: Session, batch: Batch) -> MessageContext:
+    """The message context of a batch already at hand."""
+    return _context(batch.report, code_table_titles(session))
 
 
 def problems_read(problems: Sequence[dict[str, Any]], context: MessageContext | None, locale: str) -> list[ProblemRead]:
@@ -283,18 +297,17 @@ def _transition(
     session: Session,
     *,
     by: Principal,
-    item_id: int,
+    item: FeedbackItem,
     allowed_from: tuple[FeedbackStatus, ...],
     to: FeedbackStatus,
     action: str,
     note: str = "",
 ) -> FeedbackItem:
-    item = get_item(session, by=by, item_id=item_id)
     if FeedbackStatus(item.status) not in allowed_from:
         raise Conflict(
             N_("Feedback item {id} is {status}; this step needs it to be {allowed}."),
             field="status",
-            id=item_id,
+            id=item.id,
             status=Message(LABELS["feedback"][FeedbackStatus(item.status)]),
             allowed=Message(LABELS["feedback"][allowed_from[0]]),
         )
@@ -329,7 +342,7 @@ def dispute(session: Session, *, by: Principal, item_id: int, data: FeedbackDisp
     return _transition(
         session,
         by=by,
-        item_id=item_id,
+        item=item,
         allowed_from=(FeedbackStatus.OPEN,),
         to=FeedbackStatus.DISPUTED,
         action="ingest.feedback.dispute",
@@ -360,7 +373,7 @@ def review(session: Session, *, by: Principal, item_id: int, decision: Decision,
     return _transition(
         session,
         by=by,
-        item_id=item_id,
+        item=get_item(session, by=by, item_id=item_id),
         allowed_from=(allowed,),
         to=to,
         action=f"ingest.feedback.{decision.value}",
@@ -376,13 +389,7 @@ def verify_all_corrected(session: Session, *, by: Principal, department: str | N
         stmt = stmt.where(FeedbackItem.department_id == identity.department_by_code(session, department).id)
     ids = list(session.scalars(stmt.with_only_columns(FeedbackItem.id)))
     now = utcnow()
-    for offset in range(0, len(ids), CHUNK):
-        session.execute(
-            update(FeedbackItem)
-            .where(FeedbackItem.id.in_(ids[offset : offset + CHUNK]))
-            .values(status=FeedbackStatus.VERIFIED.value, closed_at=now, updated_at=now, handled_by=by.username)
-            .execution_options(synchronize_session=False)
-        )
+    _set(session, ids, status=FeedbackStatus.VERIFIED.value, closed_at=now, updated_at=now, handled_by=by.username)
     if ids:
         audit.record(
             session,

@@ -15,7 +15,7 @@ from smartcity.db import utcnow
 from smartcity.ingest import service as batches
 from smartcity.ingest.models import Batch, EntryTable, FeedbackItem
 from smartcity.ingest.schemas import DepartmentQuality, QualityOverview, QualitySeries
-from smartcity.ingest.vocab import BatchStatus, FeedbackStatus
+from smartcity.ingest.vocab import ACTIVE_FEEDBACK, BatchStatus, FeedbackStatus
 from smartcity.platform.errors import InvalidInput
 from smartcity.platform.i18n import N_
 from smartcity.platform.identity.principal import Principal
@@ -31,24 +31,18 @@ def overview(session: Session, *, by: Principal, days: int = 90, today: dt.date 
     today = today or utcnow().astimezone(zone).date()
     since_day = today - dt.timedelta(days=days - 1)
     since = dt.datetime.combine(since_day, dt.time.min, tzinfo=zone)
-    records = dict(
-        session.execute(
+    held = {
+        dept: (n, held_rows or 0)
+        for dept, n, held_rows in session.execute(
             batches.visible(
                 by,
-                select(EntryTable.department_id, func.sum(EntryTable.row_count)).group_by(EntryTable.department_id),
+                select(EntryTable.department_id, func.count(EntryTable.id), func.sum(EntryTable.row_count)).group_by(
+                    EntryTable.department_id
+                ),
                 EntryTable.department_id,
             )
         ).all()
-    )
-    entries = dict(
-        session.execute(
-            batches.visible(
-                by,
-                select(EntryTable.department_id, func.count(EntryTable.id)).group_by(EntryTable.department_id),
-                EntryTable.department_id,
-            )
-        ).all()
-    )
+    }
     totals = {
         dept: (n, received or 0, rejected or 0, warned or 0)
         for dept, n, received, rejected, warned in session.execute(
@@ -73,22 +67,23 @@ def overview(session: Session, *, by: Principal, days: int = 90, today: dt.date 
             batches.visible(
                 by,
                 select(FeedbackItem.department_id, FeedbackItem.status, func.count(FeedbackItem.id))
-                .where(FeedbackItem.status.in_((FeedbackStatus.OPEN.value, FeedbackStatus.DISPUTED.value)))
+                .where(FeedbackItem.status.in_([s.value for s in ACTIVE_FEEDBACK]))
                 .group_by(FeedbackItem.department_id, FeedbackItem.status),
                 FeedbackItem.department_id,
             )
         ).all()
     }
-    department_ids = set(records) | set(totals) | {d for d, _ in feedback_counts}
+    department_ids = set(held) | set(totals) | {d for d, _ in feedback_counts}
     refs = catalog.department_refs(session, department_ids)
     rows = []
     for dept in department_ids:
         n, received, rejected, warned = totals.get(dept, (0, 0, 0, 0))
+        entries, records = held.get(dept, (0, 0))
         rows.append(
             DepartmentQuality(
                 department=refs[dept],
-                entries=int(entries.get(dept, 0)),
-                records=int(records.get(dept, 0) or 0),
+                entries=int(entries),
+                records=int(records),
                 batches=int(n),
                 rows_received=int(received),
                 rows_rejected=int(rejected),

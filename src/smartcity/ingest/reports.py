@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from smartcity.ingest import mapping as mapper
 from smartcity.ingest import ruleset
 from smartcity.ingest import service as batches
-from smartcity.ingest.feedback import message_context, problems_read
+from smartcity.ingest.feedback import batch_context, problems_read
 from smartcity.ingest.files import data_root
 from smartcity.ingest.formats.detect import FileProblem
 from smartcity.ingest.formats.read import preview
@@ -27,8 +27,6 @@ from smartcity.ingest.schemas import (
     RuleIn,
 )
 from smartcity.ingest.vocab import BatchStatus, Severity
-from smartcity.platform.errors import InvalidInput
-from smartcity.platform.i18n import N_
 from smartcity.platform.identity.principal import Principal
 from smartcity.platform.paging import PageParams, fetch_page
 
@@ -43,7 +41,7 @@ def quality_report(session: Session, *, by: Principal, batch_id: int, locale: st
     batch = batches.get_batch(session, by=by, batch_id=batch_id)
     report = batch.report or {}
     titles = field_titles(batch)
-    context = message_context(session, [batch.id]).get(batch.id)
+    context = batch_context(session, batch)
     return QualityReport(
         batch_id=batch.id,
         entry_code=batch.entry_code,
@@ -88,7 +86,7 @@ def rejected_rows(
     rows, total = fetch_page(
         session, select(RejectedRow).where(RejectedRow.batch_id == batch.id).order_by(RejectedRow.row_number), params
     )
-    context = message_context(session, [batch.id]).get(batch.id)
+    context = batch_context(session, batch)
     return [
         ProblemRowRead(
             row=r.row_number, key=r.record_key, values=r.values, problems=problems_read(r.problems, context, locale)
@@ -101,7 +99,7 @@ def rejected_csv(session: Session, *, by: Principal, batch_id: int, locale: str)
     """The quarantined rows with the file's own headers, their row numbers and problems (re-uploadable)."""
     batch = batches.get_batch(session, by=by, batch_id=batch_id)
     mapped = [(h, f) for h, f in (batch.mapping or {}).items() if f is not None]
-    context = message_context(session, [batch.id]).get(batch.id)
+    context = batch_context(session, batch)
     rows = list(
         session.scalars(select(RejectedRow).where(RejectedRow.batch_id == batch.id).order_by(RejectedRow.row_number))
     )
@@ -157,19 +155,10 @@ def put_saved_mapping(
     """Save header → field choices for the entry's current version (fields must exist)."""
     ev = batches.entry_version(session, by=by, code=code)
     batches.require_rules(by, ev)
-    result = mapper.apply(list(columns), columns, ev.fields)
-    if result.unmapped:
-        raise InvalidInput(
-            N_("'{header}' is mapped to '{field_name}', which is not a field of '{code}'."),
-            field=f"columns.{result.unmapped[0]}",
-            header=result.unmapped[0],
-            field_name=columns[result.unmapped[0]],
-            code=code,
-        )
-    batches.save_mapping(
+    batches.check_targets(columns, ev, field="columns.{header}")
+    return batches.save_mapping(
         session, by=by, department_id=ev.department_id, code=ev.code, version=ev.version, columns=columns
     )
-    return batches.saved_mapping(session, ev.department_id, ev.code, ev.version) or {}
 
 
 def suggestions(session: Session, *, by: Principal, code: str) -> list[RuleIn]:

@@ -29,7 +29,7 @@ from smartcity.ingest.rules.kinds import (
 from smartcity.ingest.schemas import CodeTableIn, CodeTableRead, RuleIn, RuleRead
 from smartcity.ingest.vocab import Severity
 from smartcity.platform.audit import service as audit
-from smartcity.platform.errors import Conflict, InvalidInput, NotFound, PermissionDenied
+from smartcity.platform.errors import Conflict, InvalidInput, NotFound
 from smartcity.platform.i18n import N_, gettext
 from smartcity.platform.identity import service as identity
 from smartcity.platform.identity.principal import Principal
@@ -206,6 +206,11 @@ def create_rule(session: Session, *, by: Principal, code: str, data: RuleIn) -> 
     """Declare a rule on a field of the entry's current version."""
     ev = batches.entry_version(session, by=by, code=code)
     batches.require_rules(by, ev)
+    return _create_rule(session, by, ev, data)
+
+
+def _create_rule(session: Session, by: Principal, ev: batches.EntryVersion, data: RuleIn) -> Rule:
+    code = ev.code
     params = _validated(session, by, ev, data)
     rule = Rule(
         entry_code=code,
@@ -358,7 +363,7 @@ def apply_suggestions(session: Session, *, by: Principal, code: str) -> list[Rul
     for suggestion in suggest_rules(ev.fields, entry_rules(session, code)):
         try:
             with session.begin_nested():
-                created.append(create_rule(session, by=by, code=code, data=suggestion))
-        except (InvalidInput, PermissionDenied):
+                created.append(_create_rule(session, by, ev, suggestion))
+        except InvalidInput:
             continue
     return created

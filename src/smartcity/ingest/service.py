@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TypeVarTuple
 from zoneinfo import ZoneInfo
@@ -219,45 +219,48 @@ def batch_reads(session: Session, batches: Sequence[Batch], locale: str) -> list
 # --- mapping -------------------------------------------------------------------------------------------------
 
 
-def saved_mapping(session: Session, department_id: int, code: str, version: int) -> dict[str, str | None] | None:
-    """The mapping a department saved for an entry version."""
-    found = session.scalars(
+def _mapping_row(session: Session, department_id: int, code: str, version: int) -> ColumnMapping | None:
+    return session.scalars(
         select(ColumnMapping).where(
             ColumnMapping.department_id == department_id,
             ColumnMapping.entry_code == code,
             ColumnMapping.version == version,
         )
     ).one_or_none()
+
+
+def saved_mapping(session: Session, department_id: int, code: str, version: int) -> dict[str, str | None] | None:
+    """The mapping a department saved for an entry version."""
+    found = _mapping_row(session, department_id, code, version)
     return dict(found.columns) if found else None
 
 
 def save_mapping(
     session: Session, *, by: Principal, department_id: int, code: str, version: int, columns: dict[str, str | None]
-) -> None:
-    """Remember (merge) a department's header → field choices for an entry version."""
-    found = session.scalars(
-        select(ColumnMapping).where(
-            ColumnMapping.department_id == department_id,
-            ColumnMapping.entry_code == code,
-            ColumnMapping.version == version,
-        )
-    ).one_or_none()
+) -> dict[str, str | None]:
+    """Remember (merge) a department's header → field choices for an entry version; the merged mapping."""
+    found = _mapping_row(session, department_id, code, version)
     if found is None:
-        session.add(
-            ColumnMapping(
-                department_id=department_id,
-                entry_code=code,
-                version=version,
-                columns=dict(columns),
-                updated_by=by.username,
-                updated_at=utcnow(),
-            )
-        )
-    else:
-        found.columns = {**found.columns, **columns}
-        found.updated_by = by.username
-        found.updated_at = utcnow()
+        found = ColumnMapping(department_id=department_id, entry_code=code, version=version, columns={})
+        session.add(found)
+    found.columns = {**found.columns, **columns}
+    found.updated_by = by.username
+    found.updated_at = utcnow()
     session.flush()
+    return dict(found.columns)
+
+
+def check_targets(columns: Mapping[str, str | None], ev: EntryVersion, *, field: str = "mapping") -> None:
+    """Refuse a header mapped to a field the entry version does not have (`field` may name the `{header}`)."""
+    for header, target in columns.items():
+        if target is not None and target not in ev.titles:
+            raise InvalidInput(
+                N_("'{header}' is mapped to '{field_name}', which is not a field of '{code}'."),
+                field=field.format(header=header),
+                header=header,
+                field_name=target,
+                code=ev.code,
+            )
 
 
 def rules_fingerprint(session: Session, code: str) -> str:
@@ -344,15 +347,14 @@ def detected_of(batch: Batch) -> Detected:
 
 def find_same(session: Session, key: str) -> Batch | None:
     """A committed or interrupted batch with the same idempotency key."""
-    candidates = session.scalars(
+    return session.scalars(
         select(Batch)
         .where(
             Batch.idempotency_key == key,
             Batch.status.in_((BatchStatus.COMMITTED, BatchStatus.RUNNING, BatchStatus.QUEUED)),
         )
         .order_by(Batch.id.desc())
-    ).all()
-    return candidates[0] if candidates else None
+    ).first()
 
 
 def is_stale(batch: Batch, now: dt.datetime | None = None) -> bool:
@@ -363,6 +365,20 @@ def is_stale(batch: Batch, now: dt.datetime | None = None) -> bool:
         return True
     beat = batch.heartbeat_at or batch.started_at or batch.created_at
     return (now or utcnow()) - beat > STALE_AFTER
+
+
+def _enqueue(session: Session, batch: Batch) -> None:
+    jobs.enqueue(session, PROCESS_JOB, {"batch_id": batch.id}, dedupe_key=f"batch:{batch.id}")
+
+
+def _requeue(session: Session, batch: Batch, enqueue: bool) -> None:
+    """Put an interrupted or failed batch back in the queue."""
+    batch.status = BatchStatus.QUEUED.value
+    batch.stage = Stage.WAITING.value
+    batch.owner = None
+    batch.error = None
+    if enqueue:
+        _enqueue(session, batch)
 
 
 def submit_batch(
@@ -398,15 +414,7 @@ def submit_batch(
             N_("The date the data was received must lie within the last ten years, not in the future."),
             field="received_at",
         )
-    for header, target in (overrides or {}).items():
-        if target is not None and target not in ev.titles:
-            raise InvalidInput(
-                N_("'{header}' is mapped to '{field_name}', which is not a field of '{code}'."),
-                field="mapping",
-                header=header,
-                field_name=target,
-                code=ev.code,
-            )
+    check_targets(overrides or {}, ev)
     detected = detect(stored.path, stored.filename)
     head = preview(stored.path, detected, stored.filename)
     if columns is not None:
@@ -420,7 +428,7 @@ def submit_batch(
         entry_code=ev.code,
         version=ev.version,
         department_id=ev.department_id,
-        submitted_by=by.username if by.token_id is None else f"{by.username}#token{by.token_id}",
+        submitted_by=by.actor().label,
         source=source.value,
         filename=stored.filename,
         file_hash=stored.sha256,
@@ -466,13 +474,9 @@ def _queue(
                     session.flush()
                 return Submission(batch=same, duplicate=True)
             if is_stale(same):
-                same.status = BatchStatus.QUEUED.value
-                same.stage = Stage.WAITING.value
-                same.owner = None
                 if batch.id is not None:
                     session.delete(batch)
-                if enqueue:
-                    jobs.enqueue(session, PROCESS_JOB, {"batch_id": same.id}, dedupe_key=f"batch:{same.id}")
+                _requeue(session, same, enqueue)
                 session.flush()
                 return Submission(batch=same)
             raise Conflict(
@@ -488,7 +492,7 @@ def _queue(
         session, by=by, department_id=ev.department_id, code=ev.code, version=ev.version, columns=batch.mapping
     )
     if enqueue:
-        jobs.enqueue(session, PROCESS_JOB, {"batch_id": batch.id}, dedupe_key=f"batch:{batch.id}")
+        _enqueue(session, batch)
     audit.record(
         session,
         actor=by.actor(),
@@ -525,12 +529,7 @@ def rerun_batch(session: Session, *, by: Principal, batch_id: int, enqueue: bool
         raise Conflict(N_("Batch {id} is still running."), id=batch_id)
     if batch.status not in (BatchStatus.FAILED, BatchStatus.RUNNING):
         raise Conflict(N_("Only a failed or interrupted batch can be run again."), id=batch_id)
-    batch.status = BatchStatus.QUEUED.value
-    batch.stage = Stage.WAITING.value
-    batch.owner = None
-    batch.error = None
-    if enqueue:
-        jobs.enqueue(session, PROCESS_JOB, {"batch_id": batch.id}, dedupe_key=f"batch:{batch.id}")
+    _requeue(session, batch, enqueue)
     audit.record(session, actor=by.actor(), action="ingest.batch.rerun", target_type="ingest_batch", target_id=batch.id)
     return batch
 
