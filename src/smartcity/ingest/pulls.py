@@ -18,13 +18,13 @@ from typing import Any
 
 from cryptography.fernet import Fernet, InvalidToken
 from sqlalchemy import create_engine, or_, select, text
-from sqlalchemy.engine import URL, make_url
+from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from smartcity.catalog import service as catalog
 from smartcity.config import get_settings
-from smartcity.db import unit_of_work, utcnow
+from smartcity.db import driver_url, unit_of_work, utcnow
 from smartcity.ingest import files, pipeline
 from smartcity.ingest import service as batches
 from smartcity.ingest.models import PullSource
@@ -72,19 +72,11 @@ def unseal(sealed: str) -> str:
         ) from None
 
 
-def engine_url(url: str) -> URL:
-    """The URL as SQLAlchemy opens it (plain postgresql:// uses psycopg 3, the driver the platform ships)."""
-    parsed = make_url(url)
-    if parsed.drivername == "postgresql":
-        parsed = parsed.set(drivername="postgresql+psycopg")
-    return parsed
-
-
 def check_url(url: str) -> str:
     """A database URL of an allowed kind whose driver is installed; returns it with the password hidden."""
     try:
         shown = make_url(url)
-        parsed = engine_url(url)
+        parsed = driver_url(url)
     except ArgumentError:
         raise InvalidInput(N_("'{url}' is not a database URL."), field="url", url=url.split("@")[-1][:80]) from None
     if parsed.get_backend_name() not in ALLOWED_BACKENDS:
@@ -269,7 +261,7 @@ def _cell(value: Any) -> str:
 
 def extract(url: str, query: str, filename: str) -> files.StoredFile:
     """Run the query read-only and keep its result as a UTF-8 CSV file in the store."""
-    target_url = engine_url(url)
+    target_url = driver_url(url)
     backend = target_url.get_backend_name()
     connect_args: dict[str, Any] = {"connect_timeout": 10} if backend == "postgresql" else {}
     engine = create_engine(target_url, connect_args=connect_args, pool_pre_ping=False)
