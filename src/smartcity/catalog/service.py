@@ -199,6 +199,12 @@ def search_entries(
     return [_summary(e, _current_fields(e), departments[e.department_id]) for e in entries], total
 
 
+def entry_names(session: Session, *, by: Principal, flt: EntryFilter) -> list[tuple[str, str]]:
+    """(code, name) of every entry matching a search, in search order (for choosing an entry in a form)."""
+    stmt = search_statement(session, by, flt).with_only_columns(CatalogEntry.code, CatalogEntry.name)
+    return [(code, name) for code, name in session.execute(stmt)]
+
+
 def list_versions(session: Session, *, by: Principal, code: str) -> list[VersionRead]:
     """Every schema version of an entry, oldest first."""
     entry = get_entry(session, by=by, code=code)

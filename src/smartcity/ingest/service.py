@@ -550,16 +550,7 @@ def entries_for_submission(session: Session, *, by: Principal) -> list[tuple[str
     department = None if by.is_platform_admin else by.department_code
     if department is None and not by.is_platform_admin:
         return []
-    found: list[tuple[str, str]] = []
-    page = 1
-    while True:
-        items, total = catalog.search_entries(
-            session, by=by, flt=EntryFilter(department=department), params=PageParams(page=page, page_size=100)
-        )
-        found += [(e.code, e.name) for e in items]
-        if page * 100 >= total:
-            return found
-        page += 1
+    return catalog.entry_names(session, by=by, flt=EntryFilter(department=department))
 
 
 def counts_by_status(session: Session, *, by: Principal) -> dict[str, int]:
