@@ -30,10 +30,7 @@ class ProblemRow:
     key: str | None
     values: dict[str, str | None]
     problems: list[dict[str, Any]]
-
-    @property
-    def has_error(self) -> bool:
-        return any(p["severity"] == Severity.ERROR for p in self.problems)
+    has_error: bool  # at least one problem is an error: the row is quarantined
 
 
 @dataclass
@@ -44,16 +41,10 @@ class Evaluation:
     accepted: pl.DataFrame  # rows without errors, typed values ready to store, plus __row
     clean_keys: pl.Series  # business keys of rows without any problem
     problem_rows: list[ProblemRow]
+    rejected: int  # rows with an error
+    warned: int  # rows with warnings only
     clean_answers: list[int] = field(default_factory=list)  # feedback items that clean rows answer (反馈编号)
     counts: list[dict[str, Any]] = field(default_factory=list)
-
-    @property
-    def rejected(self) -> int:
-        return sum(1 for r in self.problem_rows if r.has_error)
-
-    @property
-    def warned(self) -> int:
-        return sum(1 for r in self.problem_rows if not r.has_error)
 
 
 def attach_unique_lookup(frame: pl.DataFrame, rule_id: int, column: str, stored: pl.DataFrame) -> pl.DataFrame:
@@ -124,8 +115,11 @@ def evaluate(
             if row[check.name] is not None
         ]
         values = {k: v for k, v in values_by_row.get(row[ROW], {}).items() if k != ROW}
-        problem_rows.append(ProblemRow(row=row[ROW], key=row[KEY], values=values, problems=problems))
+        problem_rows.append(
+            ProblemRow(row=row[ROW], key=row[KEY], values=values, problems=problems, has_error=row["__error"])
+        )
     error_mask = results.get_column("__error")
+    rejected = int(error_mask.sum())
     clean_mask = ~(error_mask | results.get_column("__warn"))
     accepted = stored_values(prepared.filter(~error_mask), schema)
     clean_keys = results.filter(clean_mask).get_column(KEY).drop_nulls()
@@ -138,6 +132,8 @@ def evaluate(
         accepted=accepted,
         clean_keys=clean_keys,
         problem_rows=problem_rows,
+        rejected=rejected,
+        warned=len(problem_rows) - rejected,
         counts=counts,
         clean_answers=answers,
     )
