@@ -205,17 +205,6 @@ def _write_sqlite(job: _Write) -> int:
     return changed
 
 
-def _pg_type(spec: FieldSpec) -> str:
-    return {
-        FieldType.STRING: "text",
-        FieldType.INTEGER: "bigint",
-        FieldType.DECIMAL: "numeric",
-        FieldType.BOOLEAN: "boolean",
-        FieldType.DATE: "date",
-        FieldType.DATETIME: "timestamptz",
-    }[spec.type]
-
-
 def _write_postgresql(job: _Write) -> int:
     table, provenance, fields, keys, values = job.table, job.provenance, job.fields, job.keys, job.values
     loaded = provenance.loaded_at.astimezone(dt.UTC).isoformat()
@@ -232,11 +221,8 @@ def _write_postgresql(job: _Write) -> int:
     with raw.cursor() as cursor:  # type: ignore[union-attr]
         target = _q(table.name)
         if not job.table_was_empty:
-            staged = ", ".join(f"{_q(s.name)} {_pg_type(s)}" for s in job.schema if s.name in fields)
-            cursor.execute(
-                f"CREATE TEMP TABLE _incoming ({staged}, _batch_id integer, _file_hash varchar(64), "
-                "_loaded_at timestamptz, _department_id integer, _source_row integer) ON COMMIT DROP"
-            )
+            # The written columns as the table types them, without its constraints (dropped again below).
+            cursor.execute(f"CREATE TEMP TABLE _incoming AS SELECT {columns} FROM {target} WITH NO DATA")
             target = "_incoming"
         with cursor.copy(f"COPY {target} ({columns}) FROM STDIN WITH (FORMAT csv)") as copy:
             for offset in range(0, out.height, CHUNK_ROWS):
