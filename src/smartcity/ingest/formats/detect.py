@@ -38,9 +38,9 @@ class Detected:
     separator: str = ","
 
 
-def _first_invalid_utf8(path: Path) -> tuple[int, int] | None:
-    """(line, byte offset) of the first byte that is not valid UTF-8, or None when the whole file is."""
-    decoder = codecs.getincrementaldecoder("utf-8")("strict")
+def _first_invalid(path: Path, encoding: str) -> tuple[int, int] | None:
+    """(line, byte offset) of the first byte that is not valid in `encoding`, or None when the whole file is."""
+    decoder = codecs.getincrementaldecoder(encoding)("strict")
     offset = 0  # bytes handed to the decoder so far
     line = 1
     with path.open("rb") as handle:
@@ -61,15 +61,7 @@ def _first_invalid_utf8(path: Path) -> tuple[int, int] | None:
 
 
 def _decodes_as(path: Path, encoding: str) -> bool:
-    decoder = codecs.getincrementaldecoder(encoding)("strict")
-    with path.open("rb") as handle:
-        try:
-            while chunk := handle.read(CHUNK):
-                decoder.decode(chunk)
-            decoder.decode(b"", final=True)
-        except UnicodeDecodeError:
-            return False
-    return True
+    return _first_invalid(path, encoding) is None
 
 
 def _looks_binary(sample: bytes) -> bool:
@@ -120,7 +112,7 @@ def detect(path: Path, filename: str) -> Detected:
                 N_("'{name}' is a binary file, not CSV, JSON Lines or XLSX."), field="file", name=filename
             )
         bom = sample.startswith(codecs.BOM_UTF8)
-        invalid = _first_invalid_utf8(path)
+        invalid = _first_invalid(path, "utf-8")
         if invalid is None:
             encoding = "utf-8-sig" if bom else "utf-8"
         elif not bom and _decodes_as(path, "gb18030"):
