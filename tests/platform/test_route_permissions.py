@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import pytest
-from fastapi import FastAPI
+from fastapi import APIRouter, FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
@@ -19,7 +19,7 @@ from smartcity.platform.csrf import csrf_token
 from smartcity.platform.identity import service as identity
 from smartcity.platform.identity import tokens
 from smartcity.platform.identity.schemas import TokenCreate
-from smartcity.platform.permissions import PublicRoute, Role, api_routes, route_rule
+from smartcity.platform.permissions import PublicRoute, Role, api_routes, route_rule, unguarded_routes
 from tests.factories import PASSWORD, make_department, make_entry, make_token, make_user, principal
 
 PA, DA, DS, AU = Role.PLATFORM_ADMIN, Role.DEPT_ADMIN, Role.DEPT_STAFF, Role.AUDITOR
@@ -281,3 +281,15 @@ def test_route_by_role(client: TestClient, db: Session, world: dict, who: str) -
         if not ok:
             wrong.append(f"{method} {path}: {status} (expected {'allow' if allowed else 'deny'})")
     assert wrong == []
+
+
+def test_a_route_of_an_included_router_is_checked_too() -> None:
+    inner = APIRouter(prefix="/inner")
+
+    @inner.get("/open")
+    def no_rule() -> dict[str, str]:
+        return {}
+
+    outer = APIRouter()
+    outer.include_router(inner)
+    assert unguarded_routes([outer]) == ["GET /inner/open: 0 permission rules"]

@@ -103,8 +103,15 @@ def route_rule(route: APIRoute) -> RouteRule | None:
 
 
 def api_routes(routers: Iterable[APIRouter]) -> list[APIRoute]:
-    """Every route of `routers` (the modules' API and console routers)."""
-    return [route for router in routers for route in router.routes if isinstance(route, APIRoute)]
+    """Every route of `routers` (the modules' API and console routers), and of the routers they include."""
+    found: list[APIRoute] = []
+    for router in routers:
+        for route in router.routes:
+            if isinstance(route, APIRoute):
+                found.append(route)
+            elif isinstance(included := getattr(route, "original_router", None), APIRouter):
+                found += api_routes([included])
+    return found
 
 
 def unguarded_routes(routers: Iterable[APIRouter]) -> list[str]:
