@@ -84,11 +84,8 @@ def enqueue(
         payload=payload,
         status=QUEUED,
         dedupe_key=dedupe_key,
-        attempts=0,
         max_attempts=max_attempts or (registered.max_attempts if registered else 3),
         run_after=run_after or utcnow(),
-        last_error="",
-        created_at=utcnow(),
     )
     session.add(job)
     session.flush()
@@ -128,6 +125,19 @@ def claim(session: Session, *, worker: str, kinds: list[str], now: dt.datetime |
     return session.get(Job, job_id)
 
 
+WORKER_DIED = "the worker stopped while running the last attempt (killed or crashed)"
+
+
+def _ended(status: str, now: dt.datetime) -> dict[str, Any]:
+    """What a job that is through (done, or failed for good) holds: no lease, no dedupe key, when it ended."""
+    return {"status": status, "finished_at": now, "locked_by": None, "locked_until": None, "dedupe_key": None}
+
+
+def _end(job: Job, status: str, now: dt.datetime) -> None:
+    for name, value in _ended(status, now).items():
+        setattr(job, name, value)
+
+
 def _give_up_on_dead_workers(session: Session, kinds: list[str], now: dt.datetime) -> None:
     """A job whose lease ran out after its last attempt took its worker down with it: fail it, don't retry forever."""
     session.execute(
@@ -138,14 +148,7 @@ def _give_up_on_dead_workers(session: Session, kinds: list[str], now: dt.datetim
             Job.locked_until < now,
             Job.attempts >= Job.max_attempts,
         )
-        .values(
-            status=FAILED,
-            finished_at=now,
-            locked_by=None,
-            locked_until=None,
-            dedupe_key=None,
-            last_error="the worker stopped while running the last attempt (killed or crashed)",
-        )
+        .values(**_ended(FAILED, now), last_error=WORKER_DIED)
         .execution_options(synchronize_session=False)
     )
 
@@ -167,20 +170,16 @@ def finish(session: Session, *, job_id: int, worker: str, error: str | None = No
     if job is None or job.locked_by != worker or job.status != RUNNING:
         return
     now = utcnow()
-    job.locked_by = None
-    job.locked_until = None
     if error is None:
-        job.status = DONE
-        job.finished_at = now
-        job.dedupe_key = None
+        _end(job, DONE, now)
         return
     job.last_error = error[-4000:]
     if job.attempts >= job.max_attempts:
-        job.status = FAILED
-        job.finished_at = now
-        job.dedupe_key = None
+        _end(job, FAILED, now)
     else:
         job.status = QUEUED
+        job.locked_by = None
+        job.locked_until = None
         job.run_after = now + dt.timedelta(seconds=min(600, 5 * 4 ** (job.attempts - 1)))
 
 
@@ -209,16 +208,15 @@ def reclaim_orphans(session: Session) -> int:
     """Queue again the running jobs whose worker on this host has died (a kill -9, a crash)."""
     count = 0
     for job in session.scalars(select(Job).where(Job.status == RUNNING)):
-        if owner_is_dead(job.locked_by):
-            job.locked_by = None
-            job.locked_until = None
-            if job.attempts >= job.max_attempts:
-                job.status = FAILED
-                job.finished_at = utcnow()
-                job.dedupe_key = None
-                job.last_error = "the worker stopped while running the last attempt (killed or crashed)"
-                continue
-            job.status = QUEUED
-            job.run_after = utcnow()
-            count += 1
+        if not owner_is_dead(job.locked_by):
+            continue
+        if job.attempts >= job.max_attempts:
+            _end(job, FAILED, utcnow())
+            job.last_error = WORKER_DIED
+            continue
+        job.status = QUEUED
+        job.locked_by = None
+        job.locked_until = None
+        job.run_after = utcnow()
+        count += 1
     return count
