@@ -26,8 +26,10 @@ import polars as pl
 from sqlalchemy.orm import Session
 from stdnum.cn import ric
 
+from smartcity.config import get_settings
 from smartcity.db import unit_of_work
 from smartcity.demo import records
+from smartcity.demo.catalog_seed import ENTRIES
 from smartcity.ingest import feedback, files, pipeline, reports, ruleset
 from smartcity.ingest import service as batches
 from smartcity.ingest.feedback import FeedbackFilter
@@ -39,7 +41,6 @@ from smartcity.platform.identity import service as identity
 from smartcity.platform.identity.principal import Principal
 from smartcity.platform.paging import PageParams
 
-ZONE = ZoneInfo("Asia/Shanghai")
 Problem = tuple[int, str, str, str]  # (row number, field, rule kind, detail)
 
 POPULATION = "330281-GAJ-00001"
@@ -158,32 +159,20 @@ def _wrong_check(value: str) -> str:
     return value[:-1] + ("0" if value[-1] != "0" else "1")
 
 
+def _titles(code: str, columns: list[str]) -> dict[str, str]:
+    """The catalogue titles of an entry's fields among `columns`: the headers its department's files carry."""
+    entry = next(e for e in ENTRIES if e["code"] == code)
+    return {f["name"]: f["title"] for f in entry["fields"] if f["name"] in columns}
+
+
 def _scaled(count: int, rows: int, base: int) -> int:
     return max(1, round(count * rows / base))
 
 
-def population(rows: int, seed: int = 1) -> tuple[pl.DataFrame, Planned]:
+def population(rows: int) -> tuple[pl.DataFrame, Planned]:
     """市公安局's register: all valid people, and the file sent with ~1% errors."""
-    people = records.people(rows, seed=330281 + seed)
-    titles = {
-        "resident_id": "公民身份号码",
-        "full_name": "姓名",
-        "gender_code": "性别",
-        "ethnicity_code": "民族",
-        "birth_date": "出生日期",
-        "birthplace_code": "出生地行政区划代码",
-        "household_no": "户号",
-        "household_type": "户别",
-        "relation_to_head": "与户主关系",
-        "registered_address": "户籍地址",
-        "town_code": "所属乡镇（街道）",
-        "village_code": "所属村（社区）",
-        "education_code": "文化程度",
-        "marital_status": "婚姻状况",
-        "settle_date": "入户日期",
-        "person_status": "人口状态",
-    }
-    broken = Breaker(people.rename(titles), np.random.default_rng(seed))
+    people = records.people(rows, seed=330282)
+    broken = Breaker(people.rename(_titles(POPULATION, people.columns)), np.random.default_rng(1))
 
     def checksum(i: int) -> None:
         broken.set(i, "公民身份号码", _wrong_check(broken.get(i, "公民身份号码")))
@@ -245,20 +234,7 @@ def firms(rows: int) -> tuple[pl.DataFrame, Planned]:
     """市市场监督管理局's legal entities (with village collectives, whose codes start N2), CSV with BOM."""
     villages = max(3, rows * 15 // 1000)
     clean = records.companies(rows, villages=villages)
-    titles = {
-        "credit_code": "统一社会信用代码",
-        "org_name": "企业名称",
-        "enterprise_type": "企业类型",
-        "legal_rep": "法定代表人",
-        "registered_capital": "注册资本",
-        "industry_code": "行业代码",
-        "domicile": "住所",
-        "town_code": "所属乡镇（街道）",
-        "established_date": "成立日期",
-        "registration_status": "登记状态",
-        "registration_authority": "登记机关",
-    }
-    broken = Breaker(clean.rename(titles), np.random.default_rng(32100))
+    broken = Breaker(clean.rename(_titles(FIRMS, clean.columns)), np.random.default_rng(32100))
     broken.used.update(range(rows - villages, rows))  # the collectives stay valid: N2… codes are right
 
     def checksum(i: int) -> None:
@@ -278,7 +254,7 @@ def firms(rows: int) -> tuple[pl.DataFrame, Planned]:
     return clean, Planned(FIRMS, "scj_admin", "法人单位基础信息.csv", broken.frame, 56, "utf-8-sig", broken.truth)
 
 
-def tax(firms_clean: pl.DataFrame, rows: int, unregistered: set[str] | None = None) -> Planned:
+def tax(firms_clean: pl.DataFrame, rows: int, unregistered: set[str]) -> Planned:
     """市国税局's taxpayers (a subset of the firms), GBK CSV; addresses written its own way, some really differ."""
     rng = np.random.default_rng(11643)
     picked = firms_clean.filter(~pl.col("org_name").str.ends_with("经济合作社")).sample(rows, seed=7)
@@ -308,7 +284,7 @@ def tax(firms_clean: pl.DataFrame, rows: int, unregistered: set[str] | None = No
     broken = Breaker(frame, rng)
     # Firms the market regulator's file got wrong are not in its register yet: nothing to compare them with.
     codes = frame["统一社会信用代码"].to_list()
-    broken.used.update(i for i, code in enumerate(codes) if code in (unregistered or set()))
+    broken.used.update(i for i, code in enumerate(codes) if code in unregistered)
 
     def moved(i: int) -> None:
         broken.set(i, "注册地址", f"浙江省宁波市余姚市{records.ROADS[i % len(records.ROADS)]}{900 + i % 90}号")
@@ -572,7 +548,7 @@ def plans(scale: str) -> list[Planned]:
 
 
 def _received(days_ago: int) -> dt.datetime:
-    today = dt.datetime.now(ZONE).replace(hour=10, minute=0, second=0, microsecond=0)
+    today = dt.datetime.now(ZoneInfo(get_settings().timezone)).replace(hour=10, minute=0, second=0, microsecond=0)
     return (today - dt.timedelta(days=days_ago)).astimezone(dt.UTC)
 
 
@@ -618,7 +594,6 @@ def load(*, scale: str = "small") -> IngestSummary | None:
     by_file: dict[str, int] = {}
     for planned in plans(scale):
         with unit_of_work() as session:
-            users = _principals(session)
             if planned.answers is not None:
                 _, lines = reports.rejected_csv(
                     session, by=users[planned.user], batch_id=by_file[planned.answers], locale="zh_CN"
@@ -629,11 +604,11 @@ def load(*, scale: str = "small") -> IngestSummary | None:
         ids.append(batch_id)
         by_file[planned.filename] = batch_id
     with unit_of_work() as session:
-        _answer_feedback(session, _principals(session))
+        _answer_feedback(session, users)
         read = batches.batch_reads(
-            session, [batches.get_batch(session, by=_principals(session)["admin"], batch_id=i) for i in ids], "en"
+            session, [batches.get_batch(session, by=users["admin"], batch_id=i) for i in ids], "en"
         )
-        open_items = feedback.counts(session, by=_principals(session)["admin"]).get(FeedbackStatus.OPEN.value, 0)
+        open_items = feedback.counts(session, by=users["admin"]).get(FeedbackStatus.OPEN.value, 0)
     return IngestSummary(
         batches=len(ids),
         rows=sum(b.rows.total for b in read),

@@ -119,7 +119,7 @@ def load_catalogue(session: Session, by: Principal) -> int:
     return created
 
 
-def load_demo(*, scale: str = "small", records: bool = True) -> DemoSummary:
+def load_demo(*, scale: str = "small") -> DemoSummary:
     """Load departments, users and the catalogue in one transaction, then the departments' data; running it again
     adds only what is missing.
 
@@ -133,7 +133,7 @@ def load_demo(*, scale: str = "small", records: bool = True) -> DemoSummary:
         users = load_users(session)
         admin = identity.principal_for(identity.get_user(session, by=bootstrap, username="admin"))
         created = load_catalogue(session, admin)
-    collected = ingest_demo.load(scale=scale) if records else None
+    collected = ingest_demo.load(scale=scale)
     return DemoSummary(
         scale=scale,
         departments=departments,
