@@ -138,40 +138,21 @@ def prepare_store(url: str) -> None:
     """Migrations, the bureau and its towns, the entry and its rules."""
     from smartcity import db as dbmod
     from smartcity import migrate
-    from smartcity.app import create_app
+    from smartcity.app import declare_permissions
     from smartcity.catalog import service as catalog
     from smartcity.catalog.schemas import EntryCreate
-    from smartcity.demo.departments import TOWNS
+    from smartcity.demo.load import load_departments
     from smartcity.ingest import ruleset
     from smartcity.ingest.schemas import RuleIn
     from smartcity.platform.identity import service as identity
-    from smartcity.platform.identity.schemas import DepartmentCreate
 
-    create_app()
+    declare_permissions()
     engine = dbmod.build_engine(url)
     migrate.upgrade(engine)
     dbmod.configure(engine)
     root = identity.system_principal("bench")
     with dbmod.unit_of_work() as session:
-        identity.create_department(
-            session,
-            by=root,
-            data=DepartmentCreate(
-                code="RSJ", name="余姚市人力资源和社会保障局", short_name="市人力社保局", kind="department"
-            ),
-        )
-        for town in TOWNS:
-            identity.create_department(
-                session,
-                by=root,
-                data=DepartmentCreate(
-                    code=town.code,
-                    name=town.name,
-                    short_name=town.short_name,
-                    kind="town",
-                    division_code=town.division_code,
-                ),
-            )
+        load_departments(session, root)  # the city's departments and towns (RSJ provides the entry)
         catalog.create_entry(
             session,
             by=root,
@@ -197,14 +178,14 @@ def run_pipeline(url: str, csv: Path, data_dir: Path) -> dict[str, Any]:
     os.environ["SMARTCITY_DATABASE_URL"] = url
     os.environ["SMARTCITY_DATA_DIR"] = str(data_dir)
     from smartcity import db as dbmod
-    from smartcity.app import create_app
+    from smartcity.app import declare_permissions
     from smartcity.ingest import files, pipeline
     from smartcity.ingest import service as batches
     from smartcity.ingest.models import Batch
     from smartcity.ingest.vocab import Source
     from smartcity.platform.identity import service as identity
 
-    create_app()
+    declare_permissions()
     dbmod.configure(dbmod.build_engine(url))
     started = time.perf_counter()
     stored = files.store_local(csv)
