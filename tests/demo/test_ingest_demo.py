@@ -8,8 +8,8 @@ from sqlalchemy.orm import Session
 
 from smartcity.demo import ingest_demo, load
 from smartcity.ingest.models import Batch, FeedbackItem, RejectedRow
-from smartcity.ingest.rules.identifiers import resident_id_problem, uscc_problem
 from smartcity.ingest.vocab import FeedbackStatus
+from smartcity.platform.identifiers import resident_id_problem, uscc_problem
 
 FIRST_DELIVERIES = {
     "人口基础信息_全量.csv",

@@ -16,13 +16,13 @@ from smartcity.catalog.schemas import FieldSpec
 from smartcity.catalog.vocab import FieldType
 from smartcity.demo.catalog_seed import ENTRIES
 from smartcity.ingest.formats.read import ROW
-from smartcity.ingest.rules import identifiers as ids
 from smartcity.ingest.rules.codetables import BUILTIN
 from smartcity.ingest.rules.compile import RuleRecord, compile_checks, prepare
 from smartcity.ingest.rules.kinds import CompareParams, RuleKind, check_rule_fits, parse_params, regex_error
 from smartcity.ingest.ruleset import suggest_rules
 from smartcity.ingest.validate import Evaluation, attach_comparison, attach_unique_lookup, evaluate
 from smartcity.ingest.vocab import Severity
+from smartcity.platform import identifiers as ids
 from smartcity.platform.errors import InvalidInput
 
 TODAY = dt.date(2024, 6, 1)

@@ -34,9 +34,9 @@ from smartcity.ingest import feedback, files, pipeline, reports, ruleset
 from smartcity.ingest import service as batches
 from smartcity.ingest.feedback import FeedbackFilter
 from smartcity.ingest.mapping import FEEDBACK_COLUMN, ROW_COLUMN
-from smartcity.ingest.rules.identifiers import resident_id_problem, resident_id_sex
 from smartcity.ingest.schemas import FeedbackDispute, FeedbackReview, RuleIn
 from smartcity.ingest.vocab import FeedbackStatus, Source
+from smartcity.platform.identifiers import resident_id_problem, resident_id_sex
 from smartcity.platform.identity import service as identity
 from smartcity.platform.identity.principal import Principal
 from smartcity.platform.paging import PageParams

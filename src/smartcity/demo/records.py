@@ -16,7 +16,7 @@ import polars as pl
 from faker.providers.person.zh_CN import Provider as PersonNames
 
 from smartcity.demo.departments import TOWNS
-from smartcity.ingest.rules import identifiers
+from smartcity.platform import identifiers
 
 RIC_WEIGHTS = np.array(identifiers.RIC_WEIGHTS)
 RIC_CHECK = np.array(list(identifiers.RIC_CHECK))

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from smartcity.ingest.rules.identifiers import division_names
 from smartcity.platform.i18n import N_
+from smartcity.platform.identifiers import division_names
 
 
 @dataclass(frozen=True)

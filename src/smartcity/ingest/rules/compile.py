@@ -19,7 +19,6 @@ import polars as pl
 
 from smartcity.catalog.schemas import FieldSpec
 from smartcity.catalog.vocab import FieldType
-from smartcity.ingest.rules import identifiers as ids
 from smartcity.ingest.rules.kinds import (
     CompareParams,
     CrossFieldParams,
@@ -36,6 +35,7 @@ from smartcity.ingest.rules.kinds import (
     typed_bound,
 )
 from smartcity.ingest.vocab import Severity
+from smartcity.platform import identifiers as ids
 
 KEY = "__key"
 KEY_SEPARATOR = "|"
