@@ -12,7 +12,7 @@ from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 import smartcity
-from smartcity import catalog, ingest, web
+from smartcity import catalog, ingest, registry, web
 from smartcity.config import Settings, get_settings
 from smartcity.platform.audit.module import module as audit_module
 from smartcity.platform.console import add_template_dir, render
@@ -31,6 +31,7 @@ MODULES: tuple[Module, ...] = (
     audit_module,
     catalog.module,
     ingest.module,
+    registry.module,
 )
 
 STATIC_DIR = Path(web.__file__).parent / "static"

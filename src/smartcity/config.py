@@ -52,6 +52,18 @@ class Settings(BaseSettings):
         ge=1024,
         description="Largest file a department may submit as one batch; larger data goes in parts or by SQL pull.",
     )
+    registry_match_threshold: float = Field(
+        default=0.95,
+        gt=0,
+        lt=1,
+        description="Match probability from which the base registries link two records without asking anyone.",
+    )
+    registry_review_threshold: float = Field(
+        default=0.4,
+        gt=0,
+        lt=1,
+        description="Match probability from which a pair the registries do not link goes to clerical review.",
+    )
 
 
 @lru_cache

@@ -10,6 +10,7 @@ MODEL_MODULES = (
     "smartcity.platform.jobs.models",
     "smartcity.catalog.models",
     "smartcity.ingest.models",
+    "smartcity.registry.models",
 )
 
 

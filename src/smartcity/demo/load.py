@@ -11,10 +11,11 @@ from smartcity.catalog import service as catalog
 from smartcity.catalog.schemas import EntryCreate
 from smartcity.config import get_settings
 from smartcity.db import unit_of_work
-from smartcity.demo import ingest_demo
+from smartcity.demo import ingest_demo, registry_demo
 from smartcity.demo.catalog_seed import ENTRIES
 from smartcity.demo.departments import DEPARTMENTS
 from smartcity.demo.ingest_demo import IngestSummary
+from smartcity.demo.registry_demo import RegistrySummary
 from smartcity.platform.errors import Conflict
 from smartcity.platform.identity import service as identity
 from smartcity.platform.identity.principal import Principal
@@ -43,13 +44,15 @@ class DemoSummary:
     entries_created: int
     entries_total: int
     collected: IngestSummary | None = None
+    registries: RegistrySummary | None = None
 
     def __str__(self) -> str:
         text = (
             f"demo data ({self.scale}): {self.departments} departments, {self.users} users, "
             f"{self.entries_created} catalogue entries created ({self.entries_total} in the seed)"
         )
-        return text + (f"; {self.collected}" if self.collected else "")
+        text += f"; {self.collected}" if self.collected else ""
+        return text + (f"; {self.registries}" if self.registries else "")
 
 
 def load_departments(session: Session, by: Principal) -> int:
@@ -134,6 +137,7 @@ def load_demo(*, scale: str = "small") -> DemoSummary:
         admin = identity.principal_for(identity.get_user(session, by=bootstrap, username="admin"))
         created = load_catalogue(session, admin)
     collected = ingest_demo.load(scale=scale)
+    registries = registry_demo.load(scale=scale)
     return DemoSummary(
         scale=scale,
         departments=departments,
@@ -141,4 +145,5 @@ def load_demo(*, scale: str = "small") -> DemoSummary:
         entries_created=created,
         entries_total=len(ENTRIES),
         collected=collected,
+        registries=registries,
     )

@@ -14,20 +14,24 @@ from dataclasses import dataclass
 from typing import TypeVarTuple
 from zoneinfo import ZoneInfo
 
+import polars as pl
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from smartcity.catalog import service as catalog
 from smartcity.catalog.schemas import DepartmentRef, FieldSpec
 from smartcity.catalog.service import EntryFilter
+from smartcity.catalog.vocab import FieldType
 from smartcity.config import get_settings
 from smartcity.db import utcnow
 from smartcity.ingest import mapping as mapper
+from smartcity.ingest import tables
 from smartcity.ingest.files import StoredFile, data_root
 from smartcity.ingest.formats.detect import Detected, FileProblem, detect
 from smartcity.ingest.formats.read import preview
-from smartcity.ingest.models import Batch, ColumnMapping, Rule
+from smartcity.ingest.models import Batch, ColumnMapping, EntryTable, Rule
 from smartcity.ingest.permissions import INGEST_RULES, INGEST_SUBMIT
+from smartcity.ingest.rules.compile import KEY_SEPARATOR, canonical_text
 from smartcity.ingest.schemas import BatchError, BatchRead, FieldRef, MappingRead, Progress, RowCounts
 from smartcity.ingest.vocab import BatchStatus, FileFormat, Source, Stage
 from smartcity.platform.audit import service as audit
@@ -568,3 +572,77 @@ def require_rules(principal: Principal, ev: EntryVersion) -> None:
 def file_problem_detail(exc: FileProblem) -> dict[str, object]:
     """A FileProblem as stored on a failed batch (translated when shown)."""
     return {"message": exc.detail, "params": {k: str(v) for k, v in exc.params.items()}, "field": exc.field}
+
+
+# --- reading stored records (for the modules built on the hub's data) ---------------------------------------
+
+KEY = "_key"
+LOADED_AT = "_loaded_at"
+BATCH = "_batch_id"
+DEPARTMENT = "_department_id"
+VERSION = "_version"
+
+
+def last_loads(session: Session, codes: Sequence[str]) -> dict[str, dt.datetime]:
+    """When a batch last committed rows to each of the entries `codes` (entries with no data are absent)."""
+    rows = session.execute(select(EntryTable.entry_code, EntryTable.updated_at).where(EntryTable.entry_code.in_(codes)))
+    latest: dict[str, dt.datetime] = {}
+    for code, updated in rows:
+        if code not in latest or updated > latest[code]:
+            latest[code] = updated
+    return latest
+
+
+def stored_records(
+    session: Session, *, by: Principal, code: str, fields: Sequence[str], since: dt.datetime | None = None
+) -> pl.DataFrame:
+    """The stored records of entry `code`, all versions, as text: `fields` (null where a version lacks one),
+    the business key (`_key`), `_loaded_at`, `_batch_id`, `_department_id` and `_version`.
+
+    `since` keeps only the rows loaded after that time. Dates come as YYYY-MM-DD, other values as their text.
+    """
+    frames = []
+    versions = session.scalars(select(EntryTable).where(EntryTable.entry_code == code).order_by(EntryTable.version))
+    for entry_table in versions:
+        ev = entry_version(session, by=by, code=code, version=entry_table.version)
+        specs = {f.name: f for f in ev.fields}
+        table = tables.data_table(entry_table.table_name, ev.fields)
+        present = [name for name in fields if name in specs]
+        stmt = select(
+            *(table.c[name] for name in dict.fromkeys([*present, *ev.keys])),
+            table.c[LOADED_AT],
+            table.c[BATCH],
+            table.c[DEPARTMENT],
+        )
+        if since is not None:
+            stmt = stmt.where(table.c[LOADED_AT] > since)
+        raw = pl.read_database(stmt, session.connection(), infer_schema_length=None)
+        key = pl.concat_str(
+            [canonical_text(pl.col(k), specs[k].type) for k in ev.keys], separator=KEY_SEPARATOR, ignore_nulls=False
+        )
+        frames.append(
+            raw.select(
+                *(
+                    (
+                        canonical_text(pl.col(name), specs[name].type)
+                        if specs[name].type in (FieldType.DATE, FieldType.DATETIME, FieldType.BOOLEAN)
+                        else pl.col(name).cast(pl.String)
+                    ).alias(name)
+                    if name in specs
+                    else pl.lit(None, dtype=pl.String).alias(name)
+                    for name in fields
+                ),
+                key.alias(KEY),
+                pl.col(LOADED_AT).cast(pl.Datetime("us", "UTC")),
+                pl.col(BATCH).cast(pl.Int64),
+                pl.col(DEPARTMENT).cast(pl.Int64),
+                pl.lit(entry_table.version, dtype=pl.Int64).alias(VERSION),
+            )
+        )
+    if not frames:
+        schema: dict[str, pl.DataType] = {name: pl.String() for name in fields}
+        schema.update({KEY: pl.String(), LOADED_AT: pl.Datetime("us", "UTC")})
+        schema.update({BATCH: pl.Int64(), DEPARTMENT: pl.Int64(), VERSION: pl.Int64()})
+        return pl.DataFrame(schema=schema)
+    # A record kept in several versions is the same record: the newest load wins.
+    return pl.concat(frames).sort(LOADED_AT).unique(KEY, keep="last", maintain_order=True)

@@ -1,0 +1,121 @@
+"""How persons and legal entities are compared, blocked and trained on (the linkage model's design).
+
+The levels of each comparison are ordered from the strongest agreement down; their weights are not written
+here but learnt from the data (see `linkage.py`). Prediction blocking rules skip pairs in which both records
+carry a valid identifier: those are decided by the identifier alone.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import splink.comparison_level_library as cll
+import splink.comparison_library as cl
+
+from smartcity.registry.linkage import Spec
+from smartcity.registry.vocab import Kind
+
+
+def _person_comparisons() -> list[Any]:
+    return [
+        cl.CustomComparison(
+            output_column_name="id_number",
+            comparison_levels=[
+                cll.NullLevel("id_number"),
+                cll.ExactMatchLevel("id_number"),
+                cll.DamerauLevenshteinLevel("id_number", 1),
+                cll.DamerauLevenshteinLevel("id_number", 2),
+                cll.ElseLevel(),
+            ],
+        ),
+        cl.CustomComparison(
+            output_column_name="full_name",
+            comparison_levels=[
+                cll.NullLevel("full_name"),
+                cll.ExactMatchLevel("full_name").configure(tf_adjustment_column="full_name"),
+                cll.ExactMatchLevel("name_py").configure(label_for_charts="Same pinyin"),
+                cll.JaroWinklerLevel("name_py", 0.9),
+                cll.ExactMatchLevel("surname").configure(label_for_charts="Same surname"),
+                cll.ElseLevel(),
+            ],
+        ),
+        cl.LevenshteinAtThresholds("birth_date", [1, 2]),
+        cl.ExactMatch("gender_code"),
+        cl.LevenshteinAtThresholds("phone", [1]),
+        cl.ExactMatch("town_code").configure(term_frequency_adjustments=True),
+        cl.JaroWinklerAtThresholds("address_key", [0.9]),
+    ]
+
+
+def _entity_comparisons() -> list[Any]:
+    return [
+        cl.CustomComparison(
+            output_column_name="code_number",
+            comparison_levels=[
+                cll.NullLevel("code_number"),
+                cll.ExactMatchLevel("code_number"),
+                cll.DamerauLevenshteinLevel("code_number", 1),
+                cll.DamerauLevenshteinLevel("code_number", 2),
+                cll.ElseLevel(),
+            ],
+        ),
+        cl.CustomComparison(
+            output_column_name="org_name",
+            comparison_levels=[
+                cll.NullLevel("org_name"),
+                cll.ExactMatchLevel("org_name"),
+                cll.ExactMatchLevel("name_core").configure(tf_adjustment_column="name_core"),
+                cll.JaroWinklerLevel("name_core", 0.92),
+                cll.JaroWinklerLevel("name_core", 0.8),
+                cll.ElseLevel(),
+            ],
+        ),
+        cl.CustomComparison(
+            output_column_name="legal_rep",
+            comparison_levels=[
+                cll.NullLevel("legal_rep"),
+                cll.ExactMatchLevel("legal_rep"),
+                cll.ExactMatchLevel("legal_rep_py"),
+                cll.ElseLevel(),
+            ],
+        ),
+        cl.LevenshteinAtThresholds("phone", [1]),
+        cl.ExactMatch("town_code").configure(term_frequency_adjustments=True),
+        cl.JaroWinklerAtThresholds("address_key", [0.9]),
+        cl.ExactMatch("established_date"),
+    ]
+
+
+PERSON = Spec(
+    comparisons=_person_comparisons,
+    blocking=(
+        ("id_number",),
+        ("id_head", "surname_py"),
+        ("id_tail", "surname_py"),
+        ("name_py", "birth_date"),
+        ("phone",),
+        ("full_name", "address_key"),
+        ("name_py", "town_code", "gender_code"),
+    ),
+    training=(("birth_date", "town_code"), ("name_py", "surname")),
+    deterministic=("l.id_number = r.id_number", "l.name_py = r.name_py and l.birth_date = r.birth_date"),
+    recall=0.9,
+    unidentified="ident",
+)
+
+ENTITY = Spec(
+    comparisons=_entity_comparisons,
+    blocking=(
+        ("code_number",),
+        ("org_code",),
+        ("name_core",),
+        ("phone",),
+        ("name_head", "town_code"),
+    ),
+    training=(("town_code", "name_head"), ("org_code",)),
+    deterministic=("l.code_number = r.code_number", "l.name_core = r.name_core and l.town_code = r.town_code"),
+    recall=0.9,
+    unidentified="ident",
+)
+
+SPECS = {Kind.PERSON: PERSON, Kind.ENTITY: ENTITY}
