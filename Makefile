@@ -34,6 +34,7 @@ test: migrate
 bench: migrate
 	$(BIN)/python bench/catalog_search.py
 	$(BIN)/python bench/ingest.py
+	$(BIN)/python bench/linkage.py
 
 lint: install
 	$(BIN)/ruff check src tests bench
