@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from smartcity.demo.departments import TOWNS
 from smartcity.demo.records import ROADS, TOWN_NAMES, VILLAGES, addresses
-from smartcity.registry.address import gazetteer
+from smartcity.demo import addresses as gazetteer
 from smartcity.registry.address.match import NO_MATCH, AddressIndex
 from smartcity.registry.address.parse import chinese_number, parse_address
 

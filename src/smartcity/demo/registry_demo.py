@@ -25,7 +25,7 @@ from smartcity.ingest.vocab import Source
 from smartcity.platform.identity import service as identity
 from smartcity.platform.identity.principal import Principal
 from smartcity.registry import service as registry
-from smartcity.registry.address.gazetteer import standard_addresses
+from smartcity.demo.addresses import standard_addresses
 from smartcity.registry.schemas import FeedIn
 from smartcity.registry.vocab import Kind
 
