@@ -31,11 +31,7 @@ LOCALE = "en"
 
 def _principal(username: str | None) -> Principal:
     with unit_of_work() as session:
-        if username is None:
-            return identity.system_principal(f"cli:{getpass.getuser()}")
-        return identity.principal_for(
-            identity.get_user(session, by=identity.system_principal("cli"), username=username)
-        )
+        return identity.command_line_principal(session, username)
 
 
 def _fail(where: str, exc: DomainError) -> typer.Exit:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import getpass
 import json
 from typing import Annotated
 
@@ -25,11 +24,7 @@ err = Console(stderr=True)
 
 def _principal(username: str | None) -> Principal:
     with unit_of_work() as session:
-        if username is None:
-            return identity.system_principal(f"cli:{getpass.getuser()}")
-        return identity.principal_for(
-            identity.get_user(session, by=identity.system_principal("cli"), username=username)
-        )
+        return identity.command_line_principal(session, username)
 
 
 def _fail(exc: DomainError) -> typer.Exit:

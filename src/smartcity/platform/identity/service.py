@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import getpass
 import hashlib
 import secrets
 from collections.abc import Collection
@@ -272,6 +273,13 @@ def system_principal(label: str) -> Principal:
         department_code=None,
         permissions=REGISTRY.for_role(Role.PLATFORM_ADMIN),
     )
+
+
+def command_line_principal(session: Session, username: str | None) -> Principal:
+    """Who a command acts as: the user `username` (`--as`), else the platform itself, labelled with the OS user."""
+    if username is None:
+        return system_principal(f"cli:{getpass.getuser()}")
+    return principal_for(get_user(session, by=system_principal("cli"), username=username))
 
 
 @dataclass(frozen=True)
