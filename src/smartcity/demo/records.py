@@ -235,7 +235,8 @@ def _choice(rng: np.random.Generator, values: Sequence[str], n: int, p: Sequence
     return pl.Series(rng.choice(np.array(values), size=n, p=p))
 
 
-def _dates(rng: np.random.Generator, n: int, start: str, days: int) -> pl.Series:
+def dates(rng: np.random.Generator, n: int, start: str, days: int) -> pl.Series:
+    """`n` dates (YYYY-MM-DD) drawn evenly from the `days` days after `start`."""
     offsets = rng.integers(0, days, size=n).astype("timedelta64[D]")
     return pl.Series((np.datetime64(start) + offsets).astype("datetime64[D]")).dt.strftime("%Y-%m-%d")
 
@@ -270,7 +271,7 @@ def people(n: int, *, seed: int = 330281) -> pl.DataFrame:
             "village": _padded(rng.integers(1, 31, size=n), 3),
             "education_code": _choice(rng, ["10", "20", "30", "60", "70", "80", "90"], n),
             "marital_status": _choice(rng, ["10", "20", "30", "40"], n, [0.3, 0.6, 0.05, 0.05]),
-            "settle_date": _dates(rng, n, "1985-01-01", 13000),
+            "settle_date": dates(rng, n, "1985-01-01", 13000),
             "person_status": pl.Series(["1"] * n),
         }
     )
@@ -313,7 +314,7 @@ def companies(n: int, *, seed: int = 91330281, villages: int = 0) -> pl.DataFram
             "industry_code": pl.Series(np.array([INDUSTRIES[i][1] for i in industry])),
             "domicile": addresses(rng, n, town_names),
             "town_code": town_codes,
-            "established_date": _dates(rng, n, "1992-01-01", 11000),
+            "established_date": dates(rng, n, "1992-01-01", 11000),
             "registration_status": pl.Series(
                 np.where(rng.random(n) < 0.94, "1", rng.choice(np.array(["2", "3"]), size=n))
             ),

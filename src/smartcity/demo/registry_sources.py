@@ -192,7 +192,7 @@ def person_sources(
                 ),
                 "town_code": frame["town_code"],
                 "phone": typo.phones(frame["phone"].to_list()),
-                "registration_date": _days(rng, frame.height, "2016-01-01", 3000),
+                "registration_date": records.dates(rng, frame.height, "2016-01-01", 3000),
                 "origin_division_code": frame["resident_id"].str.slice(0, 6),
             }
         )
@@ -205,7 +205,7 @@ def person_sources(
             {
                 **base,
                 "gender_code": frame["gender_code"],
-                "registration_date": _days(rng, frame.height, "2016-01-01", 3000),
+                "registration_date": records.dates(rng, frame.height, "2016-01-01", 3000),
                 "town_code": frame["town_code"],
                 "phone": typo.phones(frame["phone"].to_list()),
             }
@@ -225,7 +225,7 @@ def person_sources(
                     frame["registered_address"].to_list(), frame["old_address"].to_list()
                 ),
                 "diagnosis": pl.Series(rng.choice(diseases, size=frame.height)),
-                "diagnosis_date": _days(rng, frame.height, "2016-01-01", 3000),
+                "diagnosis_date": records.dates(rng, frame.height, "2016-01-01", 3000),
                 "reporting_org": pl.Series(
                     rng.choice(np.array(["余姚市人民医院", "余姚市中医医院", "余姚市第三人民医院"]), size=frame.height)
                 ),
@@ -245,13 +245,8 @@ def person_sources(
                 "gender_code": frame["gender_code"],
                 "home_address": typo.addresses(frame["registered_address"].to_list(), frame["old_address"].to_list()),
                 "emergency_phone": typo.phones(frame["phone"].to_list()),
-                "last_visit_date": _days(rng, frame.height, "2019-06-01", 500),
+                "last_visit_date": records.dates(rng, frame.height, "2019-06-01", 500),
             }
         )
         out.truth[ELDERLY] = frame["person"].to_numpy()
     return out
-
-
-def _days(rng: np.random.Generator, n: int, start: str, days: int) -> pl.Series:
-    first = dt.date.fromisoformat(start)
-    return pl.Series([(first + dt.timedelta(days=int(d))).isoformat() for d in rng.integers(0, days, size=n)])
