@@ -164,10 +164,11 @@ def chinese_sources(persons: int, seed: int = 1) -> tuple[pl.DataFrame, np.ndarr
     return combined, person
 
 
-def cluster_pairs(roots: np.ndarray) -> set[tuple[int, int]]:
+def cluster_pairs(labels: np.ndarray) -> set[tuple[int, int]]:
+    """Every pair of positions that carry the same label (a cluster root, or the person behind a record)."""
     groups: dict[int, list[int]] = {}
-    for i, root in enumerate(roots.tolist()):
-        groups.setdefault(root, []).append(i)
+    for i, label in enumerate(labels.tolist()):
+        groups.setdefault(label, []).append(i)
     return {pair for members in groups.values() if len(members) > 1 for pair in combinations(members, 2)}
 
 
@@ -179,24 +180,14 @@ def chinese(
         frame = frame.with_columns(pl.lit(None, dtype=pl.String).alias("resident_id"))
     clock = time.perf_counter()
     base = prepare.person_columns(frame)
-    idents = base["ident"].to_list()
-    clusters = Clusters(idents)
-    first: dict[str, int] = {}
-    for i, ident in enumerate(idents):
-        if ident is not None:
-            if ident in first:
-                clusters.union(first[ident], i)
-            else:
-                first[ident] = i
+    clusters = Clusters(base["ident"].to_list())
+    clusters.join_same_ident()
     result = link(base, PERSON, threshold=threshold)
     for left, right in result.pairs.sort("weight", descending=True).select("left", "right").iter_rows():
         clusters.union(int(left), int(right))
     roots = clusters.roots()
     seconds = time.perf_counter() - clock
-    groups: dict[int, list[int]] = {}
-    for i, p in enumerate(person.tolist()):
-        groups.setdefault(p, []).append(i)
-    truth = {pair for members in groups.values() if len(members) > 1 for pair in combinations(members, 2)}
+    truth = cluster_pairs(person)
     found = cluster_pairs(roots)
     label = f"chinese {persons:,} {'with' if with_ids else 'without'} IDs"
     details = {"blocking": result.blocking_counts, "seconds": {**result.seconds, "total": seconds}}

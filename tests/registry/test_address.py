@@ -11,9 +11,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from smartcity.demo import addresses as gazetteer
 from smartcity.demo.departments import TOWNS
 from smartcity.demo.records import ROADS, TOWN_NAMES, VILLAGES, addresses
-from smartcity.demo import addresses as gazetteer
 from smartcity.registry.address.match import NO_MATCH, AddressIndex
 from smartcity.registry.address.parse import chinese_number, parse_address
 

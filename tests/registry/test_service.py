@@ -15,6 +15,7 @@ from smartcity.db import utcnow
 from smartcity.demo import records
 from smartcity.demo.registry_sources import Noise
 from smartcity.platform.errors import InvalidInput, NotFound
+from smartcity.platform.paging import PageParams
 from smartcity.platform.permissions import Role
 from smartcity.registry import resolve as resolver
 from smartcity.registry import service as registry
@@ -24,6 +25,7 @@ from smartcity.registry.vocab import Kind, ReviewStatus, Survivorship
 from tests.factories import PERSON_CODE, ingest_text, make_person_entry, make_user, principal, root
 
 OTHER = "330281-RSJ-00099"
+FIRST_PAGE = PageParams(page=1, page_size=50)
 PEOPLE = 400
 ATTRIBUTES = {a: a for a in ("resident_id", "full_name", "gender_code", "birth_date", "phone", "town_code")}
 
@@ -96,7 +98,11 @@ def test_resolution_links_mistyped_ids_and_keeps_history(db: Session) -> None:
     assert recall >= 0.95, recall
     # A registered resident with a newer phone number elsewhere: the phone follows the most recent source.
     number = registry.search(
-        db, by=root(), kind=Kind.PERSON, flt=registry.GoldenFilter(q=keys[PERSON_CODE][int(chosen[0])]), params=_page()
+        db,
+        by=root(),
+        kind=Kind.PERSON,
+        flt=registry.GoldenFilter(q=keys[PERSON_CODE][int(chosen[0])]),
+        params=FIRST_PAGE,
     )[0][0].number
     now = registry.get_golden(db, by=root(), kind=Kind.PERSON, number=number)
     phone = next(item for item in now.lineage if item.attribute == "phone")
@@ -111,12 +117,6 @@ def test_resolution_links_mistyped_ids_and_keeps_history(db: Session) -> None:
         registry.get_golden(db, by=root(), kind=Kind.PERSON, number=number, as_of=first - dt.timedelta(days=1))
 
 
-def _page() -> object:
-    from smartcity.platform.paging import PageParams
-
-    return PageParams(page=1, page_size=50)
-
-
 def test_review_decisions_are_remembered(db: Session, monkeypatch: pytest.MonkeyPatch) -> None:
     _setup(db)
     _feed(db, PERSON_CODE, 1)
@@ -124,7 +124,9 @@ def test_review_decisions_are_remembered(db: Session, monkeypatch: pytest.Monkey
     # Nothing is sure enough to link by itself: every model pair from 0.01 up goes to a person.
     monkeypatch.setattr(resolver, "thresholds", lambda: resolver.Thresholds(match=0.999999999, review=0.01))
     registry.start_resolution(db, by=root(), kind=Kind.PERSON)
-    queue, total = registry.review_queue(db, by=root(), kind=Kind.PERSON, status=ReviewStatus.PENDING, params=_page())
+    queue, total = registry.review_queue(
+        db, by=root(), kind=Kind.PERSON, status=ReviewStatus.PENDING, params=FIRST_PAGE
+    )
     assert total >= 2
     accepted, rejected = queue[0], queue[1]
     registry.decide(db, by=root(), kind=Kind.PERSON, pair_id=accepted.id, data=ReviewDecision(same=True))
@@ -138,7 +140,7 @@ def test_review_decisions_are_remembered(db: Session, monkeypatch: pytest.Monkey
     golden = {s.id: s.golden_id for s in db.query(SourceRecord).all()}
     assert golden[accepted.left.id] == golden[accepted.right.id]
     assert golden[rejected.left.id] != golden[rejected.right.id]
-    pending = registry.review_queue(db, by=root(), kind=Kind.PERSON, status=ReviewStatus.PENDING, params=_page())[0]
+    pending = registry.review_queue(db, by=root(), kind=Kind.PERSON, status=ReviewStatus.PENDING, params=FIRST_PAGE)[0]
     assert {(p.left.id, p.right.id) for p in pending}.isdisjoint(
         {(accepted.left.id, accepted.right.id), (rejected.left.id, rejected.right.id)}
     )
@@ -149,8 +151,8 @@ def test_masking_follows_the_role(db: Session) -> None:
     _feed(db, PERSON_CODE, 1)
     registry.start_resolution(db, by=root(), kind=Kind.PERSON)
     staff = principal(make_user(db, "gaj_staff", role=Role.DEPT_STAFF, department="GAJ"))
-    plain = registry.search(db, by=root(), kind=Kind.PERSON, flt=registry.GoldenFilter(), params=_page())[0][0]
-    shown = registry.search(db, by=staff, kind=Kind.PERSON, flt=registry.GoldenFilter(), params=_page())[0][0]
+    plain = registry.search(db, by=root(), kind=Kind.PERSON, flt=registry.GoldenFilter(), params=FIRST_PAGE)[0][0]
+    shown = registry.search(db, by=staff, kind=Kind.PERSON, flt=registry.GoldenFilter(), params=FIRST_PAGE)[0][0]
     assert plain.number == shown.number and shown.masked and not plain.masked
     rid, masked_rid = plain.attributes["resident_id"], shown.attributes["resident_id"]
     assert masked_rid == rid[:6] + "********" + rid[-4:]
@@ -189,3 +191,15 @@ def test_feeds_and_rules_name_what_is_wrong(db: Session) -> None:
         registry.set_survivorship(
             db, by=root(), kind=Kind.PERSON, data=SurvivorshipIn(attribute="x", rule=Survivorship.TRUST)
         )
+
+
+def test_resolving_again_with_nothing_new_writes_nothing(db: Session) -> None:
+    _setup(db)
+    _feed(db, PERSON_CODE, 1)
+    _feed(db, OTHER, 2)
+    first = registry.start_resolution(db, by=root(), kind=Kind.PERSON)
+    again = registry.start_resolution(db, by=root(), kind=Kind.PERSON)
+    assert first.stats["inserted"] == PEOPLE + 250 and first.stats["golden_created"] > 0
+    assert again.stats["inserted"] == again.stats["updated"] == 0
+    assert again.stats["golden_created"] == again.stats["golden_changed"] == again.stats["golden_merged"] == 0
+    assert again.stats["golden"] == first.stats["golden"]

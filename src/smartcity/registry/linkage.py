@@ -10,6 +10,7 @@ plain dictionary, kept with the run, so later runs can score with it without tra
 from __future__ import annotations
 
 import logging
+import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -139,8 +140,6 @@ def link(
 
 def level_labels(model: dict[str, Any]) -> dict[str, dict[int, tuple[str, float | None]]]:
     """For each comparison of a trained model: gamma value -> (level label, match weight of that level)."""
-    import math
-
     labels: dict[str, dict[int, tuple[str, float | None]]] = {}
     for comparison in model.get("comparisons", []):
         column = comparison["output_column_name"]

@@ -31,6 +31,17 @@ def pinyin(text: str) -> str:
     return "".join(lazy_pinyin(text, style=Style.NORMAL, errors="default"))
 
 
+def valid_resident_id(number: pl.Expr) -> pl.Expr:
+    """The resident ID where its format, birth date and check character are right (GB 11643); else null."""
+    valid = identifiers.ric_problem_expr(number, today=dt.date.today(), check_region=False).is_null()
+    return pl.when(valid).then(number)
+
+
+def valid_credit_code(code: pl.Expr) -> pl.Expr:
+    """The unified social credit code where its format and check character are right (GB 32100); else null."""
+    return pl.when(identifiers.uscc_problem_expr(code).is_null()).then(code)
+
+
 def _text(column: str) -> pl.Expr:
     """A value trimmed, full-width characters made half-width, inner spaces removed; empty -> null."""
     cleaned = pl.col(column).cast(pl.String).str.replace_all(r"\s+", "")
@@ -73,9 +84,8 @@ def person_columns(frame: pl.DataFrame) -> pl.DataFrame:
         _text("address").alias("address"),
         _text("town_code").alias("town_code"),
     )
-    valid = identifiers.ric_problem_expr(pl.col("id_number"), today=dt.date.today(), check_region=False).is_null()
     out = out.with_columns(
-        pl.when(valid).then(pl.col("id_number")).alias("ident"),
+        valid_resident_id(pl.col("id_number")).alias("ident"),
         _mapped(pl.col("full_name"), pinyin).alias("name_py"),
         pl.col("full_name").str.slice(0, 1).alias("surname"),
     )
@@ -114,9 +124,8 @@ def entity_columns(frame: pl.DataFrame) -> pl.DataFrame:
         _text("town_code").alias("town_code"),
         _text("established_date").str.slice(0, 10).alias("established_date"),
     )
-    valid = identifiers.uscc_problem_expr(pl.col("code_number")).is_null()
     out = out.with_columns(
-        pl.when(valid).then(pl.col("code_number")).alias("ident"),
+        valid_credit_code(pl.col("code_number")).alias("ident"),
         _mapped(pl.col("org_name"), entity_name).alias("name_core"),
         _mapped(pl.col("legal_rep"), pinyin).alias("legal_rep_py"),
         pl.col("code_number").str.slice(8, 9).alias("org_code"),

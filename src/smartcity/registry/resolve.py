@@ -17,7 +17,7 @@ import datetime as dt
 import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
@@ -32,7 +32,6 @@ from smartcity.platform.identity import service as identity
 from smartcity.platform.identity.principal import Principal
 from smartcity.registry import prepare
 from smartcity.registry.address.match import AddressIndex
-from smartcity.registry.address.parse import parse_address
 from smartcity.registry.linkage import Linkage, level_labels, link
 from smartcity.registry.models import Feed, Golden, GoldenVersion, ReviewPair, Run, SourceRecord, SurvivorshipRule
 from smartcity.registry.specs import SPECS
@@ -89,7 +88,7 @@ class Stats:
     seconds: dict[str, float] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
-        return {k: v for k, v in self.__dict__.items()}
+        return asdict(self)
 
 
 def _chunks(items: Sequence[Any], size: int = CHUNK) -> Iterable[Sequence[Any]]:
@@ -142,18 +141,15 @@ def town_names(session: Session) -> dict[str, str]:
 
 
 def _idents(kind: Kind, values: pl.Series) -> pl.Series:
-    frame = pl.DataFrame({"v": values.str.replace_all(r"\s+", "").str.to_uppercase()})
+    """The valid identifiers among `values` (null where one is not valid); any non-empty address code is."""
+    value = pl.col("v").str.replace_all(r"\s+", "").str.to_uppercase()
     if kind is Kind.PERSON:
-        from smartcity.platform import identifiers
-
-        ok = identifiers.ric_problem_expr(pl.col("v"), today=dt.date.today(), check_region=False).is_null()
+        valid = prepare.valid_resident_id(value)
     elif kind is Kind.ENTITY:
-        from smartcity.platform import identifiers
-
-        ok = identifiers.uscc_problem_expr(pl.col("v")).is_null()
+        valid = prepare.valid_credit_code(value)
     else:
-        ok = pl.col("v").str.len_chars() > 0
-    return frame.select(pl.when(ok).then(pl.col("v"))).to_series()
+        valid = pl.when(value.str.len_chars() > 0).then(value)
+    return pl.DataFrame({"v": values}).select(valid).to_series()
 
 
 def sync_feed(session: Session, feed: Feed, index: AddressIndex | None, stats: Stats) -> None:
@@ -179,11 +175,16 @@ def sync_feed(session: Session, feed: Feed, index: AddressIndex | None, stats: S
     names = frame[name] if name in frame.columns else pl.Series([None] * frame.height, dtype=pl.String)
     matches = _match_addresses(frame, index, stats) if "address" in frame.columns and index is not None else None
     existing = {
-        key: (row_id, values, batch)
-        for row_id, key, values, batch in session.execute(
-            select(SourceRecord.id, SourceRecord.record_key, SourceRecord.values, SourceRecord.batch_id).where(
-                SourceRecord.feed_id == feed.id
-            )
+        key: (row_id, values, batch, (code, level))
+        for row_id, key, values, batch, code, level in session.execute(
+            select(
+                SourceRecord.id,
+                SourceRecord.record_key,
+                SourceRecord.values,
+                SourceRecord.batch_id,
+                SourceRecord.address_code,
+                SourceRecord.address_level,
+            ).where(SourceRecord.feed_id == feed.id)
         )
     }
     inserts: list[dict[str, Any]] = []
@@ -207,7 +208,7 @@ def sync_feed(session: Session, feed: Feed, index: AddressIndex | None, stats: S
         found = existing.get(keys[i])
         if found is None:
             inserts.append({**record, "kind": kind.value, "feed_id": feed.id, "record_key": keys[i]})
-        elif found[1] != values or found[2] != batches[i] or matches is not None:
+        elif found[1] != values or found[2] != batches[i] or (matches is not None and found[3] != matches[i]):
             updates.append({**record, "id": found[0]})
     for chunk in _chunks(inserts):
         session.execute(insert(SourceRecord), list(chunk))
@@ -250,6 +251,18 @@ class Clusters:
         while self.parent[i] != root:
             self.parent[i], i = root, int(self.parent[i])
         return root
+
+    def join_same_ident(self) -> list[tuple[int, int]]:
+        """Join every record to the first record with the same valid identifier; the (first, record) pairs joined."""
+        first_of: dict[str, int] = {}
+        joined = []
+        for i, ident in sorted(self.ident.items()):
+            if ident in first_of:
+                self.union(first_of[ident], i)
+                joined.append((first_of[ident], i))
+            else:
+                first_of[ident] = i
+        return joined
 
     def keep_apart(self, a: int, b: int) -> None:
         self.apart[self.find(a)].add(b)
@@ -297,6 +310,8 @@ def load_sources(session: Session, kind: Kind) -> Sources:
             SourceRecord.observed_at,
             SourceRecord.ident,
             SourceRecord.golden_id,
+            SourceRecord.link_method,
+            SourceRecord.link_probability,
             SourceRecord.address_code,
             SourceRecord.values,
         )
@@ -320,6 +335,8 @@ def load_sources(session: Session, kind: Kind) -> Sources:
             "observed_at": pl.Series([r.observed_at for r in rows], dtype=pl.Datetime("us", "UTC")),
             "ident": pl.Series([r.ident for r in rows], dtype=pl.String),
             "golden_id": pl.Series([r.golden_id for r in rows], dtype=pl.Int64),
+            "link_method": pl.Series([r.link_method for r in rows], dtype=pl.String),
+            "link_probability": pl.Series([r.link_probability for r in rows], dtype=pl.Float64),
             "address_code": pl.Series([r.address_code for r in rows], dtype=pl.String),
             **{a: pl.Series(columns[a], dtype=pl.String) for a in attributes},
         }
@@ -353,16 +370,9 @@ def link_records(
     clusters = Clusters(idents)
     method: list[str | None] = [None] * frame.height
     probability: list[float | None] = [None] * frame.height
-    first_of: dict[str, int] = {}
-    for i, ident in enumerate(idents):
-        if ident is None:
-            continue
-        if ident in first_of:
-            clusters.union(first_of[ident], i)
-            method[i] = method[first_of[ident]] = LinkMethod.KEY.value
-            stats.linked_by_key += 1
-        else:
-            first_of[ident] = i
+    for first, i in clusters.join_same_ident():
+        method[i] = method[first] = LinkMethod.KEY.value
+        stats.linked_by_key += 1
     decided = session.execute(
         select(ReviewPair.left_id, ReviewPair.right_id, ReviewPair.status).where(
             ReviewPair.kind == kind, ReviewPair.status != ReviewStatus.PENDING
@@ -529,21 +539,21 @@ def build_golden(
     }
     new_roots = [r for r in members if owner[r] is None]
     numbers = _numbers(session, kind, len(new_roots))
-    created = []
-    for root, number in zip(new_roots, numbers, strict=True):
-        created.append(
-            {
-                "kind": kind.value,
-                "number": number,
-                "ident": attributes[root].get(ident),
-                "name": (attributes[root].get(name) or "")[:300] or None,
-                "attributes": attributes[root],
-                "lineage": lineage[root],
-                "sources": len(members[root]),
-                "created_at": now,
-                "updated_at": now,
-            }
-        )
+
+    def content(root: int) -> dict[str, Any]:
+        return {
+            "ident": attributes[root].get(ident),
+            "name": (attributes[root].get(name) or "")[:300] or None,
+            "attributes": attributes[root],
+            "lineage": lineage[root],
+            "sources": len(members[root]),
+            "updated_at": now,
+        }
+
+    created = [
+        {**content(root), "kind": kind.value, "number": number, "created_at": now}
+        for root, number in zip(new_roots, numbers, strict=True)
+    ]
     new_ids: list[int] = []
     for chunk in _chunks(created):
         result = session.execute(insert(Golden).returning(Golden.id, sort_by_parameter_order=True), list(chunk))
@@ -556,28 +566,19 @@ def build_golden(
             continue
         golden = current[golden_id]
         if golden.attributes != attributes[root] or golden.sources != len(members[root]) or golden.merged_into:
-            changed.append(
-                {
-                    "id": golden_id,
-                    "ident": attributes[root].get(ident),
-                    "name": (attributes[root].get(name) or "")[:300] or None,
-                    "attributes": attributes[root],
-                    "lineage": lineage[root],
-                    "sources": len(members[root]),
-                    "merged_into": None,
-                    "updated_at": now,
-                }
-            )
+            changed.append({**content(root), "id": golden_id, "merged_into": None})
             versioned.append(golden_id)
     for chunk in _chunks(changed):
         session.execute(update(Golden), list(chunk))
     # Golden records whose sources all went to another one were merged into it.
-    orphans = {g for g in previous if g is not None} - set(claimed)
-    merged = []
-    for golden_id in orphans:
-        heirs = Counter(owner[roots[i]] for i, g in enumerate(previous) if g == golden_id)
-        heir = heirs.most_common(1)[0][0]
-        merged.append({"id": golden_id, "merged_into": heir, "sources": 0, "updated_at": now})
+    heirs: dict[int, Counter[int | None]] = defaultdict(Counter)
+    for i, golden_id in enumerate(previous):
+        if golden_id is not None and golden_id not in claimed:
+            heirs[golden_id][owner[roots[i]]] += 1
+    merged = [
+        {"id": golden_id, "merged_into": votes.most_common(1)[0][0], "sources": 0, "updated_at": now}
+        for golden_id, votes in heirs.items()
+    ]
     for chunk in _chunks(merged):
         session.execute(update(Golden), list(chunk))
     closing = versioned + [m["id"] for m in merged]
@@ -604,14 +605,16 @@ def build_golden(
         session.execute(insert(GoldenVersion), list(chunk))
     # Source records point at their golden record, with how they got there.
     moves = []
-    for i, root in enumerate(roots.tolist()):
-        golden_id = owner[root]
+    before = zip(previous, frame["link_method"].to_list(), frame["link_probability"].to_list(), strict=True)
+    for i, (root, was) in enumerate(zip(roots.tolist(), before, strict=True)):
         method = links.method[i] or LinkMethod.SINGLE.value
         if len(members[root]) > 1 and method == LinkMethod.SINGLE.value:
             method = LinkMethod.MODEL.value
-        moves.append(
-            {"id": ids[i], "golden_id": golden_id, "link_method": method, "link_probability": links.probability[i]}
-        )
+        now_is = (owner[root], method, links.probability[i])
+        if now_is != was:
+            moves.append(
+                dict(zip(("id", "golden_id", "link_method", "link_probability"), (ids[i], *now_is), strict=True))
+            )
     for chunk in _chunks(moves):
         session.execute(update(SourceRecord), list(chunk))
     stats.golden = len(members)
@@ -683,9 +686,3 @@ def resolve(
     run.model = links.model
     run.stats = stats.as_dict()
     return run
-
-
-def parse(text: str) -> dict[str, str | None]:
-    """The parts of an address, for the console's address tool and the API."""
-    parsed = parse_address(text)
-    return {k: getattr(parsed, k) for k in ("province", "city", "district", "town", "village", "road", "number")}

@@ -36,8 +36,9 @@ from smartcity.registry.schemas import (
     SourceRead,
     SurvivorshipIn,
 )
-from smartcity.registry.vocab import ATTRIBUTES, PERSONAL, Kind, ReviewStatus, Survivorship, ident_attribute
+from smartcity.registry.vocab import ATTRIBUTES, PERSONAL, Kind, ReviewStatus, Survivorship
 
+ADDRESS_PARTS = ("province", "city", "district", "town", "village", "road", "number")
 MASKS = {
     "resident_id": masking.mask_resident_id,
     "full_name": masking.mask_name,
@@ -485,11 +486,6 @@ def overview(session: Session, *, by: Principal) -> dict[Kind, dict[str, Any]]:
     return out
 
 
-def ident_of(kind: Kind) -> str:
-    """The identifying attribute of `kind` (for templates)."""
-    return ident_attribute(kind)
-
-
 _INDEX: dict[str, tuple[tuple[Any, ...], AddressIndex | None]] = {}
 
 
@@ -513,7 +509,7 @@ def parse_and_match(session: Session, *, by: Principal, text: str) -> AddressPar
     return AddressParsed(
         text=text,
         standard=parsed.standard(),
-        parts=resolver.parse(text),
+        parts={part: getattr(parsed, part) for part in ADDRESS_PARTS},
         match_level=match.level if match else "none",
         address_code=match.code if match else None,
         longitude=match.lon if match else None,

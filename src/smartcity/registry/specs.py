@@ -18,16 +18,7 @@ from smartcity.registry.vocab import Kind
 
 def _person_comparisons() -> list[Any]:
     return [
-        cl.CustomComparison(
-            output_column_name="id_number",
-            comparison_levels=[
-                cll.NullLevel("id_number"),
-                cll.ExactMatchLevel("id_number"),
-                cll.DamerauLevenshteinLevel("id_number", 1),
-                cll.DamerauLevenshteinLevel("id_number", 2),
-                cll.ElseLevel(),
-            ],
-        ),
+        cl.DamerauLevenshteinAtThresholds("id_number", [1, 2]),
         cl.CustomComparison(
             output_column_name="full_name",
             comparison_levels=[
@@ -49,16 +40,7 @@ def _person_comparisons() -> list[Any]:
 
 def _entity_comparisons() -> list[Any]:
     return [
-        cl.CustomComparison(
-            output_column_name="code_number",
-            comparison_levels=[
-                cll.NullLevel("code_number"),
-                cll.ExactMatchLevel("code_number"),
-                cll.DamerauLevenshteinLevel("code_number", 1),
-                cll.DamerauLevenshteinLevel("code_number", 2),
-                cll.ElseLevel(),
-            ],
-        ),
+        cl.DamerauLevenshteinAtThresholds("code_number", [1, 2]),
         cl.CustomComparison(
             output_column_name="org_name",
             comparison_levels=[
