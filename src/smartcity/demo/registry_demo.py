@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from smartcity.db import unit_of_work, utcnow
 from smartcity.demo import records, registry_sources
+from smartcity.demo.addresses import standard_addresses
 from smartcity.demo.ingest_demo import POPULATION
 from smartcity.ingest import files, pipeline
 from smartcity.ingest import service as batches
@@ -25,7 +26,7 @@ from smartcity.ingest.vocab import Source
 from smartcity.platform.identity import service as identity
 from smartcity.platform.identity.principal import Principal
 from smartcity.registry import service as registry
-from smartcity.demo.addresses import standard_addresses
+from smartcity.registry.address.parse import parse_address
 from smartcity.registry.schemas import FeedIn
 from smartcity.registry.vocab import Kind
 
@@ -158,9 +159,14 @@ class RegistrySummary:
         )
 
 
-def address_frame(per_town: int | None = None) -> pl.DataFrame:
-    """The standard addresses as 市规划局 delivers them (地名地址数据)."""
-    frame = standard_addresses(per_town=per_town)
+def address_frame(doors: set[tuple[str, str, str]] | None = None) -> pl.DataFrame:
+    """The standard addresses as 市规划局 delivers them (地名地址数据); with `doors`, only those (town, road, no.)."""
+    frame = standard_addresses()
+    if doors is not None:
+        wanted = pl.DataFrame(list(doors), schema=["town", "road", "number"], orient="row")
+        frame = frame.join(
+            wanted, left_on=["town", "road", pl.col("number").cast(pl.String)], right_on=["town", "road", "number"]
+        )
     return frame.select(
         pl.col("code").alias("address_code"),
         pl.col("text").alias("full_address"),
@@ -172,6 +178,19 @@ def address_frame(per_town: int | None = None) -> pl.DataFrame:
         pl.col("lon").round(6).cast(pl.String).alias("longitude"),
         pl.col("lat").round(6).cast(pl.String).alias("latitude"),
     )
+
+
+def doors_in_use(session: Session, by: Principal) -> set[tuple[str, str, str]]:
+    """The (town, road, number) of every address the person and legal-entity feeds carry in the hub."""
+    doors = set()
+    for code, attributes, _ in PERSON_FEEDS + ENTITY_FEEDS:
+        if "address" in attributes:
+            texts = batches.stored_records(session, by=by, code=code, fields=[attributes["address"]])
+            for text in texts[attributes["address"]].drop_nulls().unique().to_list():
+                parsed = parse_address(text)
+                if parsed.town and parsed.road and parsed.number:
+                    doors.add((parsed.town, parsed.road, parsed.number))
+    return doors
 
 
 def _submit(by: Principal, code: str, frame: pl.DataFrame, filename: str) -> int:
@@ -203,13 +222,17 @@ def load(*, scale: str = "small") -> RegistrySummary | None:
         admin = identity.principal_for(
             identity.get_user(session, by=identity.system_principal("demo"), username="admin")
         )
-    _submit(admin, ADDRESSES, address_frame(), "标准地址.csv")
     people = records.people(sizes["people"], seed=330282)
     sources = registry_sources.person_sources(
         people, sizes={k: v for k, v in sizes.items() if k != "people"}, registered=False
     )
     for code, frame in sources.frames.items():
         _submit(admin, code, frame, f"{code}.csv")
+    # The small demo's address registry holds the doors its records name (minus the ones left out on purpose);
+    # the full one holds every door of every road in every town.
+    with unit_of_work() as session:
+        doors = doors_in_use(session, admin) if scale == "small" else None
+    _submit(admin, ADDRESSES, address_frame(doors), "标准地址.csv")
     with unit_of_work() as session:
         _feeds(session, admin, Kind.ADDRESS, (ADDRESS_FEED,))
         registry.start_resolution(session, by=admin, kind=Kind.ADDRESS)
