@@ -17,8 +17,8 @@ from pypinyin import Style, lazy_pinyin
 
 from smartcity.platform import identifiers
 from smartcity.registry.address.parse import parse_address
+from smartcity.registry.vocab import ATTRIBUTES, Kind
 
-FULL_WIDTH = str.maketrans({chr(c): chr(c - 0xFEE0) for c in range(0xFF01, 0xFF5F)} | {"\u3000": " "})
 # Legal form and place words that do not tell two companies apart (余姚市恒丰电器有限公司 = 恒丰电器).
 ENTITY_NOISE = re.compile(
     r"^(浙江省|浙江|宁波市|宁波|余姚市|余姚)+|(股份有限公司|有限责任公司|有限公司|分公司|公司|厂|店|经营部|合作社)$"
@@ -43,9 +43,8 @@ def valid_credit_code(code: pl.Expr) -> pl.Expr:
 
 
 def _text(column: str) -> pl.Expr:
-    """A value trimmed, full-width characters made half-width, inner spaces removed; empty -> null."""
-    cleaned = pl.col(column).cast(pl.String).str.replace_all(r"\s+", "")
-    cleaned = cleaned.map_elements(lambda v: v.translate(FULL_WIDTH), return_dtype=pl.String)
+    """A value with full-width characters made half-width (NFKC) and spaces removed; empty -> null."""
+    cleaned = pl.col(column).cast(pl.String).str.normalize("NFKC").str.replace_all(r"\s+", "")
     return pl.when(cleaned.str.len_chars() > 0).then(cleaned)
 
 
@@ -72,7 +71,7 @@ def _ensure(frame: pl.DataFrame, columns: list[str]) -> pl.DataFrame:
 
 def person_columns(frame: pl.DataFrame) -> pl.DataFrame:
     """The compared columns of person records (`unique_id` and the person attributes in, linkage columns out)."""
-    frame = _ensure(frame, ["resident_id", "full_name", "gender_code", "birth_date", "phone", "address", "town_code"])
+    frame = _ensure(frame, list(ATTRIBUTES[Kind.PERSON]))
     raw = _text("resident_id").str.to_uppercase()
     out = frame.select(
         "unique_id",
@@ -111,9 +110,7 @@ def entity_name(name: str) -> str:
 
 def entity_columns(frame: pl.DataFrame) -> pl.DataFrame:
     """The compared columns of legal-entity records."""
-    frame = _ensure(
-        frame, ["credit_code", "org_name", "legal_rep", "phone", "address", "town_code", "established_date"]
-    )
+    frame = _ensure(frame, list(ATTRIBUTES[Kind.ENTITY]))
     out = frame.select(
         "unique_id",
         _text("credit_code").str.to_uppercase().alias("code_number"),

@@ -99,8 +99,22 @@ def _chunks(items: Sequence[Any], size: int = CHUNK) -> Iterable[Sequence[Any]]:
 # --- 1. reading the feeds ---------------------------------------------------------------------------------------
 
 
+_ADDRESS_INDEX: dict[tuple[Any, ...], AddressIndex | None] = {}
+
+
 def address_index(session: Session) -> AddressIndex | None:
-    """The address registry's golden records as a matching index (None while the registry is empty)."""
+    """The address registry's golden records as a matching index (None while the registry is empty); built again
+    only when the registry changed since (it is kept per process, keyed by the count and last change)."""
+    stamp = tuple(
+        session.execute(select(func.count(), func.max(Golden.updated_at)).where(Golden.kind == Kind.ADDRESS)).one()
+    )
+    if stamp not in _ADDRESS_INDEX:
+        _ADDRESS_INDEX.clear()
+        _ADDRESS_INDEX[stamp] = _build_address_index(session)
+    return _ADDRESS_INDEX[stamp]
+
+
+def _build_address_index(session: Session) -> AddressIndex | None:
     rows = session.execute(select(Golden.attributes).where(Golden.kind == Kind.ADDRESS, Golden.merged_into.is_(None)))
     towns = town_names(session)
     records = []

@@ -19,7 +19,6 @@ from smartcity.platform.identity import service as identity
 from smartcity.platform.identity.principal import Principal
 from smartcity.platform.paging import PageParams, fetch_page
 from smartcity.registry import resolve as resolver
-from smartcity.registry.address.match import AddressIndex
 from smartcity.registry.address.parse import parse_address
 from smartcity.registry.models import Feed, Golden, GoldenVersion, ReviewPair, Run, SourceRecord, SurvivorshipRule
 from smartcity.registry.permissions import REGISTRY_MANAGE, REGISTRY_PLAIN, REGISTRY_READ, REGISTRY_REVIEW
@@ -46,14 +45,6 @@ MASKS = {
     "phone": masking.mask_phone,
     "address": masking.mask_address,
 }
-
-
-def kind_of(value: str) -> Kind:
-    """The registry called `value`; NotFound names the ones there are."""
-    try:
-        return Kind(value)
-    except ValueError:
-        raise NotFound(N_("No registry '{kind}'; there are person, entity and address."), kind=value) from None
 
 
 def shows_plain(principal: Principal) -> bool:
@@ -486,25 +477,11 @@ def overview(session: Session, *, by: Principal) -> dict[Kind, dict[str, Any]]:
     return out
 
 
-_INDEX: dict[str, tuple[tuple[Any, ...], AddressIndex | None]] = {}
-
-
-def cached_address_index(session: Session) -> AddressIndex | None:
-    """The address registry's matching index, rebuilt only when the registry changed since it was built."""
-    stamp = tuple(
-        session.execute(select(func.count(), func.max(Golden.updated_at)).where(Golden.kind == Kind.ADDRESS)).one()
-    )
-    cached = _INDEX.get("address")
-    if cached is None or cached[0] != stamp:
-        _INDEX["address"] = (stamp, resolver.address_index(session))
-    return _INDEX["address"][1]
-
-
 def parse_and_match(session: Session, *, by: Principal, text: str) -> AddressParsed:
     """An address taken apart, standardised, and matched to the address registry (level and coordinates)."""
     by.require(REGISTRY_READ)
     parsed = parse_address(text)
-    index = cached_address_index(session)
+    index = resolver.address_index(session)
     match = index.match(parsed) if index is not None else None
     return AddressParsed(
         text=text,
