@@ -23,8 +23,10 @@ from smartcity.registry.permissions import REGISTRY_MANAGE, REGISTRY_PLAIN, REGI
 from smartcity.registry.schemas import ReviewDecision
 from smartcity.registry.service import GoldenFilter
 from smartcity.registry.vocab import (
+    ADDRESS_PART_LABELS,
     ATTRIBUTES,
     KIND_LABELS,
+    MATCH_LABELS,
     METHOD_LABELS,
     RULE_LABELS,
     STATUS_LABELS,
@@ -49,6 +51,8 @@ def _render(request: Request, principal: Principal, name: str, context: dict[str
             "rule_labels": RULE_LABELS,
             "method_labels": METHOD_LABELS,
             "status_labels": STATUS_LABELS,
+            "part_labels": ADDRESS_PART_LABELS,
+            "match_labels": MATCH_LABELS,
             "can_review": principal.can(REGISTRY_REVIEW),
             "can_manage": principal.can(REGISTRY_MANAGE),
             "plain": principal.can(REGISTRY_PLAIN),

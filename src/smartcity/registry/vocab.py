@@ -106,3 +106,22 @@ def ident_attribute(kind: Kind) -> str:
 def name_attribute(kind: Kind) -> str:
     """The attribute that names a record of `kind`."""
     return list(ATTRIBUTES[kind])[1]
+
+
+# The parts of an address and how precisely it matched the address registry, as the console names them.
+ADDRESS_PART_LABELS = {
+    "province": N_("Province"),
+    "city": N_("City"),
+    "district": N_("County or district"),
+    "town": N_("Town"),
+    "village": N_("Village or community"),
+    "road": N_("Road"),
+    "number": N_("Door number"),
+}
+MATCH_LABELS = {
+    "exact": N_("Door number"),
+    "road": N_("Road"),
+    "village": N_("Village or community"),
+    "town": N_("Town"),
+    "none": N_("Not found"),
+}
