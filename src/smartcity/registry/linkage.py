@@ -19,6 +19,7 @@ from typing import Any, Literal
 import polars as pl
 from splink import DuckDBAPI, Linker, SettingsCreator, block_on
 from splink.blocking_analysis import count_comparisons_from_blocking_rules
+from splink.internals.exceptions import EMTrainingException
 
 UNIQUE_ID = "unique_id"
 SOURCE = "source_dataset"
@@ -111,7 +112,10 @@ def link(
         linker.training.estimate_probability_two_random_records_match(list(spec.deterministic), recall=spec.recall)
         linker.training.estimate_u_using_random_sampling(max_pairs=spec.u_pairs, seed=330281)
         for columns in spec.training:
-            linker.training.estimate_parameters_using_expectation_maximisation(_rule(columns))
+            try:
+                linker.training.estimate_parameters_using_expectation_maximisation(_rule(columns))
+            except EMTrainingException:
+                continue  # no pairs agree on these columns in this data (e.g. no IDs at all): the others train
         seconds["training"] = time.perf_counter() - clock
         model = linker.misc.save_model_to_json()
     else:

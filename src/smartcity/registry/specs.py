@@ -79,7 +79,9 @@ PERSON = Spec(
         ("full_name", "address_key"),
         ("name_py", "town_code", "gender_code"),
     ),
-    training=(("birth_date", "town_code"), ("name_py", "surname")),
+    # EM over small blocks: same birth date and town; same ID text; same phone. (Blocking on the name is too
+    # coarse for training: common names make hundreds of millions of pairs at a million records.)
+    training=(("birth_date", "town_code"), ("id_number",), ("phone",)),
     deterministic=("l.id_number = r.id_number", "l.name_py = r.name_py and l.birth_date = r.birth_date"),
     recall=0.9,
     unidentified="ident",
