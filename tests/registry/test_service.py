@@ -128,7 +128,11 @@ def test_review_decisions_are_remembered(db: Session, monkeypatch: pytest.Monkey
         db, by=root(), kind=Kind.PERSON, status=ReviewStatus.PENDING, params=FIRST_PAGE
     )
     assert total >= 2
-    accepted, rejected = queue[0], queue[1]
+    # Two pairs about different people: accepting one must not join the other's records through an identifier.
+    cluster = {s.id: s.golden_id for s in db.query(SourceRecord).all()}
+    accepted = queue[0]
+    taken = {cluster[accepted.left.id], cluster[accepted.right.id]}
+    rejected = next(p for p in queue[1:] if taken.isdisjoint({cluster[p.left.id], cluster[p.right.id]}))
     registry.decide(db, by=root(), kind=Kind.PERSON, pair_id=accepted.id, data=ReviewDecision(same=True))
     registry.decide(
         db, by=root(), kind=Kind.PERSON, pair_id=rejected.id, data=ReviewDecision(same=False, reason="不同人")
