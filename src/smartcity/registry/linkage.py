@@ -19,10 +19,15 @@ from typing import Any, Literal
 import polars as pl
 from splink import DuckDBAPI, Linker, SettingsCreator, block_on
 from splink.blocking_analysis import count_comparisons_from_blocking_rules
-from splink.internals.exceptions import EMTrainingException
 
+LinkType = Literal["dedupe_only", "link_only", "link_and_dedupe"]
 UNIQUE_ID = "unique_id"
 SOURCE = "source_dataset"
+# When the deterministic rules find no pair at all (no identifiers, no birth dates), the prior assumes this share of
+# the records has a match, rather than none (which would make every pair impossible).
+FLOOR_MATCH_SHARE = 0.01
+# An EM session over fewer pairs than this learns nothing reliable, so it is not run.
+MIN_TRAINING_PAIRS = 50
 
 logging.getLogger("splink").setLevel(logging.ERROR)
 
@@ -72,6 +77,33 @@ def _prediction_rule(columns: tuple[str, ...], unidentified: str | None) -> Any:
     return f"{equal} and (l.{unidentified} is null or r.{unidentified} is null)"
 
 
+def _pair_count(data: Any, rule: Any, link_type: LinkType) -> int:
+    counts = count_comparisons_from_blocking_rules(
+        data,
+        blocking_rules=[rule],
+        link_type=link_type,
+        record_sample_proportion=1.0,
+    )
+    return int(_field(counts[0], "cumulative_comparison_count"))
+
+
+def _prior(data: Any, spec: Spec, link_type: LinkType) -> float:
+    """The probability that two random records match: the pairs the deterministic rules find, over the recall
+    they are thought to have, divided by all possible pairs (Splink's own estimate, with a floor for data in which
+    those rules find nothing)."""
+    counts = count_comparisons_from_blocking_rules(
+        data,
+        blocking_rules=list(spec.deterministic),
+        link_type=link_type,
+        record_sample_proportion=1.0,
+    )
+    observed = int(_field(counts[-1], "cumulative_comparison_count"))
+    total = int(_field(counts[-1], "total_possible_comparison_count"))
+    records = sum(t.as_duckdbpyrelation().shape[0] for t in (data if isinstance(data, list) else [data]))
+    expected = max(observed / spec.recall, FLOOR_MATCH_SHARE * records, 1.0)
+    return min(expected / max(total, 1), 0.5)
+
+
 def link(
     frames: pl.DataFrame | Sequence[pl.DataFrame],
     spec: Spec,
@@ -87,9 +119,7 @@ def link(
     inputs = [frames] if isinstance(frames, pl.DataFrame) else list(frames)
     db = DuckDBAPI()
     registered = [db.register(frame.to_arrow(), table_name=f"input_{i}") for i, frame in enumerate(inputs)]
-    link_type: Literal["dedupe_only", "link_only", "link_and_dedupe"] = (
-        "dedupe_only" if len(inputs) == 1 else ("link_only" if link_only else "link_and_dedupe")
-    )
+    link_type: LinkType = "dedupe_only" if len(inputs) == 1 else ("link_only" if link_only else "link_and_dedupe")
     data = registered[0] if len(registered) == 1 else registered
     rules = [_prediction_rule(r, spec.unidentified) for r in spec.blocking]
     counts = count_comparisons_from_blocking_rules(
@@ -102,6 +132,7 @@ def link(
     if model is None:
         settings = SettingsCreator(
             link_type=link_type,
+            probability_two_random_records_match=_prior(data, spec, link_type),
             comparisons=spec.comparisons(),
             blocking_rules_to_generate_predictions=rules,
             retain_intermediate_calculation_columns=True,
@@ -109,13 +140,12 @@ def link(
         )
         linker = Linker(data, settings, log_level=None)
         clock = time.perf_counter()
-        linker.training.estimate_probability_two_random_records_match(list(spec.deterministic), recall=spec.recall)
         linker.training.estimate_u_using_random_sampling(max_pairs=spec.u_pairs, seed=330281)
+        # Blocks with (almost) no pairs in this data, e.g. the same ID where no record has one, are left out
+        # beforehand: a session that fails in Splink 5.0 leaves its blocking-adjusted prior in the model.
         for columns in spec.training:
-            try:
+            if _pair_count(data, _rule(columns), link_type) >= MIN_TRAINING_PAIRS:
                 linker.training.estimate_parameters_using_expectation_maximisation(_rule(columns))
-            except EMTrainingException:
-                continue  # no pairs agree on these columns in this data (e.g. no IDs at all): the others train
         seconds["training"] = time.perf_counter() - clock
         model = linker.misc.save_model_to_json()
     else:

@@ -16,7 +16,7 @@ import polars as pl
 from pypinyin import Style, lazy_pinyin
 
 from smartcity.platform import identifiers
-from smartcity.registry.address.parse import parse_address
+from smartcity.registry.address.parse import YUYAO_TOWN_CODES, parse_address
 from smartcity.registry.vocab import ATTRIBUTES, Kind
 
 # Legal form and place words that do not tell two companies apart (余姚市恒丰电器有限公司 = 恒丰电器).
@@ -58,10 +58,32 @@ def _phone(column: str) -> pl.Expr:
     return pl.when(digits.str.len_chars() >= 7).then(digits)
 
 
-def _address_key(texts: pl.Series) -> pl.Series:
-    distinct = texts.drop_nulls().unique()
-    keys = {t: parse_address(t).key() for t in distinct.to_list()}
-    return texts.replace_strict(keys, default=None, return_dtype=pl.String)
+ADDRESS_COLUMNS = ("address_key", "address_door", "address_street", "address_town")
+
+
+def _address_parts(texts: pl.Series) -> pl.DataFrame:
+    """What the linkage compares of an address: its whole key (town|village|road|number), the door (road and
+    number, wherever the town was left out), the street (town and road) and the town's division code."""
+    parts: dict[str, tuple[str | None, ...]] = {}
+    for text in texts.drop_nulls().unique().to_list():
+        parsed = parse_address(text)
+        door = f"{parsed.road}|{parsed.number}" if parsed.road and parsed.number else None
+        street = f"{parsed.town}|{parsed.road}" if parsed.town and parsed.road else None
+        town = YUYAO_TOWN_CODES.get(parsed.town or "")
+        parts[text] = (parsed.key() if (parsed.road or parsed.village) else None, door, street, town)
+    frame = texts.to_frame("text")
+    return frame.select(
+        pl.col("text")
+        .replace_strict({t: p[i] for t, p in parts.items()}, default=None, return_dtype=pl.String)
+        .alias(name)
+        for i, name in enumerate(ADDRESS_COLUMNS)
+    )
+
+
+def _with_address(out: pl.DataFrame) -> pl.DataFrame:
+    """The address columns beside the others, and the town taken from the address where none was given."""
+    out = pl.concat([out, _address_parts(out["address"])], how="horizontal")
+    return out.with_columns(pl.coalesce("town_code", "address_town").alias("town_code")).drop("address", "address_town")
 
 
 def _ensure(frame: pl.DataFrame, columns: list[str]) -> pl.DataFrame:
@@ -96,7 +118,7 @@ def person_columns(frame: pl.DataFrame) -> pl.DataFrame:
         pl.col("id_number").str.slice(0, 14).alias("id_head"),
         pl.col("id_number").str.slice(-8).alias("id_tail"),
     )
-    return out.with_columns(_address_key(out["address"]).alias("address_key")).drop("address")
+    return _with_address(out)
 
 
 def entity_name(name: str) -> str:
@@ -128,4 +150,4 @@ def entity_columns(frame: pl.DataFrame) -> pl.DataFrame:
         pl.col("code_number").str.slice(8, 9).alias("org_code"),
     )
     out = out.with_columns(pl.col("name_core").str.slice(0, 2).alias("name_head"))
-    return out.with_columns(_address_key(out["address"]).alias("address_key")).drop("address")
+    return _with_address(out)

@@ -16,6 +16,21 @@ from smartcity.registry.linkage import Spec
 from smartcity.registry.vocab import Kind
 
 
+def _address() -> Any:
+    """The same door (town, village, road, number), the same road and number where one side left the town out,
+    the same road in the same town; a shared town alone is the town comparison's business."""
+    return cl.CustomComparison(
+        output_column_name="address",
+        comparison_levels=[
+            cll.NullLevel("address_key"),
+            cll.ExactMatchLevel("address_key").configure(label_for_charts="Same address"),
+            cll.ExactMatchLevel("address_door").configure(label_for_charts="Same road and number"),
+            cll.ExactMatchLevel("address_street").configure(label_for_charts="Same road"),
+            cll.ElseLevel(),
+        ],
+    )
+
+
 def _person_comparisons() -> list[Any]:
     return [
         cl.DamerauLevenshteinAtThresholds("id_number", [1, 2]),
@@ -34,7 +49,7 @@ def _person_comparisons() -> list[Any]:
         cl.ExactMatch("gender_code"),
         cl.LevenshteinAtThresholds("phone", [1]),
         cl.ExactMatch("town_code").configure(term_frequency_adjustments=True),
-        cl.JaroWinklerAtThresholds("address_key", [0.9]),
+        _address(),
     ]
 
 
@@ -63,7 +78,7 @@ def _entity_comparisons() -> list[Any]:
         ),
         cl.LevenshteinAtThresholds("phone", [1]),
         cl.ExactMatch("town_code").configure(term_frequency_adjustments=True),
-        cl.JaroWinklerAtThresholds("address_key", [0.9]),
+        _address(),
         cl.ExactMatch("established_date"),
     ]
 
@@ -77,12 +92,18 @@ PERSON = Spec(
         ("name_py", "birth_date"),
         ("phone",),
         ("full_name", "address_key"),
+        ("surname_py", "address_key"),
         ("name_py", "town_code", "gender_code"),
     ),
     # EM over small blocks: same birth date and town; same ID text; same phone. (Blocking on the name is too
     # coarse for training: common names make hundreds of millions of pairs at a million records.)
-    training=(("birth_date", "town_code"), ("id_number",), ("phone",)),
-    deterministic=("l.id_number = r.id_number", "l.name_py = r.name_py and l.birth_date = r.birth_date"),
+    training=(("birth_date", "town_code"), ("id_number",), ("phone",), ("address_key",)),
+    deterministic=(
+        "l.id_number = r.id_number",
+        "l.name_py = r.name_py and l.birth_date = r.birth_date",
+        "l.full_name = r.full_name and l.phone = r.phone",
+        "l.full_name = r.full_name and l.address_key = r.address_key",
+    ),
     recall=0.9,
     unidentified="ident",
 )

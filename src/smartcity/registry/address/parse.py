@@ -45,6 +45,8 @@ def _town_names() -> tuple[dict[str, str], dict[str, str]]:
 
 YUYAO_TOWNS, _TOWN_STEMS = _town_names()
 YUYAO_TOWN_NAMES = frozenset(YUYAO_TOWNS.values())
+# A town's standard name -> its 9-digit division code (梨洲街道 -> 330281001).
+YUYAO_TOWN_CODES = {t.short_name: t.division_code for t in TOWNS if t.division_code}
 
 
 def _alternatives(names: list[str] | dict[str, str]) -> str:
