@@ -207,3 +207,20 @@ def test_resolving_again_with_nothing_new_writes_nothing(db: Session) -> None:
     assert again.stats["inserted"] == again.stats["updated"] == 0
     assert again.stats["golden_created"] == again.stats["golden_changed"] == again.stats["golden_merged"] == 0
     assert again.stats["golden"] == first.stats["golden"]
+
+
+def test_the_model_is_trained_again_when_the_feeds_change(db: Session) -> None:
+    _setup(db)
+    _feed(db, PERSON_CODE, 1)
+    _feed(db, OTHER, 2)
+    first = registry.start_resolution(db, by=root(), kind=Kind.PERSON)
+    again = registry.start_resolution(db, by=root(), kind=Kind.PERSON)
+    assert first.stats["trained"] and not again.stats["trained"]
+    # The other department's feed no longer carries phones: what the data says changed, so the model is retrained.
+    without_phone = {a: f for a, f in ATTRIBUTES.items() if a != "phone"}
+    registry.save_feed(
+        db, by=root(), kind=Kind.PERSON, data=FeedIn(entry_code=OTHER, attributes=without_phone, trust=2)
+    )
+    third = registry.start_resolution(db, by=root(), kind=Kind.PERSON)
+    assert third.stats["trained"]
+    assert f"{OTHER}: {','.join(sorted(without_phone))}" in third.stats["model_feeds"]

@@ -86,6 +86,9 @@ class Stats:
     golden_merged: int = 0
     addresses: dict[str, int] = field(default_factory=dict)
     seconds: dict[str, float] = field(default_factory=dict)
+    # The feeds (entry: attributes) the run's linkage model was trained for, and whether this run trained it.
+    model_feeds: list[str] = field(default_factory=list)
+    trained: bool = False
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -645,14 +648,23 @@ def save_pending(session: Session, kind: Kind, pending: list[dict[str, Any]], ru
         session.execute(insert(ReviewPair), list(chunk))
 
 
-def latest_model(session: Session, kind: Kind) -> dict[str, Any] | None:
-    """The model the last successful run of `kind` trained or used."""
-    return session.scalar(
-        select(Run.model)
+def feed_signature(feeds: Iterable[Feed]) -> list[str]:
+    """What a linkage model was trained on: each active feed's entry and the attributes it carries."""
+    return sorted(f"{f.entry_code}: {','.join(sorted(f.attributes))}" for f in feeds)
+
+
+def latest_model(session: Session, kind: Kind, feeds: list[str]) -> dict[str, Any] | None:
+    """The model the last successful run of `kind` trained or used, if it was trained on the same feeds (a feed
+    added, dropped or carrying other attributes changes what the data says, so the model is trained again)."""
+    last = session.execute(
+        select(Run.model, Run.stats)
         .where(Run.kind == kind, Run.status == "done", Run.model.is_not(None))
         .order_by(Run.id.desc())
         .limit(1)
-    )
+    ).one_or_none()
+    if last is None or (last.stats or {}).get("model_feeds") != feeds:
+        return None
+    return last.model
 
 
 def resolve(
@@ -679,7 +691,8 @@ def resolve(
     clock = time.perf_counter()
     step("read")
     index = address_index(session) if kind is not Kind.ADDRESS else None
-    for feed in session.scalars(select(Feed).where(Feed.kind == kind, Feed.active.is_(True)).order_by(Feed.trust)):
+    feeds = list(session.scalars(select(Feed).where(Feed.kind == kind, Feed.active.is_(True)).order_by(Feed.trust)))
+    for feed in feeds:
         sync_feed(session, feed, index, stats)
     session.flush()
     stats.seconds["read"] = time.perf_counter() - clock
@@ -687,8 +700,10 @@ def resolve(
     step("link")
     sources = load_sources(session, kind)
     stats.records = sources.frame.height
-    model = None if retrain else latest_model(session, kind)
+    stats.model_feeds = feed_signature(feeds)
+    model = None if retrain else latest_model(session, kind, stats.model_feeds)
     links = link_records(session, kind, sources, stats, model=model, limits=limits)
+    stats.trained = model is None and links.model is not None
     stats.seconds["link"] = time.perf_counter() - clock
     clock = time.perf_counter()
     step("golden")
