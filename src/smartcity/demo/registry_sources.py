@@ -5,7 +5,9 @@ systems hold about a part of them, each in its own catalogue entry's fields, wit
 really carry: a mistyped digit in the resident ID (so the check character fails), a given name written with a
 homophone (王玮 for 王伟) or a wrong character, a birth date with one digit off, a new phone number, an address
 written another way (no province, Chinese numerals, a building number) or an old one. Migrants who are not in
-the register appear too, so not every record has a match. `truth` keeps the resident behind every row, so the
+the register appear too, so not every record has a match. Each source carries the fields its real form has: the
+disease report card (传染病报告卡) the patient's birth date, phone and current address, and one card in seven no ID
+number at all; the unemployment registration (失业登记) birth date, residence address and phone. `truth` keeps the resident behind every row, so the
 registry's linking can be scored against it (see `tests/registry` and `bench/linkage.py`).
 """
 
@@ -200,11 +202,13 @@ def person_sources(
     if sizes.get(UNEMPLOYED):
         frame, index = pick(sizes[UNEMPLOYED], people)
         base = persons(frame)
-        base.pop("birth_date")
         out.frames[UNEMPLOYED] = pl.DataFrame(
             {
                 **base,
                 "gender_code": frame["gender_code"],
+                "residence_address": typo.addresses(
+                    frame["registered_address"].to_list(), frame["old_address"].to_list()
+                ),
                 "registration_date": records.dates(rng, frame.height, "2016-01-01", 3000),
                 "town_code": frame["town_code"],
                 "phone": typo.phones(frame["phone"].to_list()),
@@ -214,7 +218,9 @@ def person_sources(
     if sizes.get(DISEASE):
         frame, index = pick(sizes[DISEASE], people)
         base = persons(frame)
-        base.pop("birth_date")
+        # One card in seven has no ID number: young children, elderly patients, nobody had the card at hand.
+        blank = typo.hit(1 / 7, frame.height)
+        base["resident_id"] = [None if blank[i] else v for i, v in enumerate(base["resident_id"])]
         diseases = np.array(["流行性感冒", "手足口病", "肺结核", "其他感染性腹泻病", "水痘", "病毒性肝炎"])
         out.frames[DISEASE] = pl.DataFrame(
             {
@@ -224,6 +230,7 @@ def person_sources(
                 "current_address": typo.addresses(
                     frame["registered_address"].to_list(), frame["old_address"].to_list()
                 ),
+                "phone": typo.phones(frame["phone"].to_list()),
                 "diagnosis": pl.Series(rng.choice(diseases, size=frame.height)),
                 "diagnosis_date": records.dates(rng, frame.height, "2016-01-01", 3000),
                 "reporting_org": pl.Series(

@@ -6,11 +6,13 @@ from smartcity.demo.catalog_seed.fields import (
     Entry,
     address,
     amount,
+    birth_date,
     code_of,
     date,
     entry,
     field,
     flag,
+    gender,
     home_address,
     location,
     org,
@@ -247,7 +249,8 @@ ENTRIES: tuple[Entry, ...] = (
         "JKZX-00001",
         "传染病报告卡信息",
         "JKZX",
-        "医疗机构通过传染病网络直报系统报告的法定传染病病例报告卡，含诊断、发病日期和现住址。",
+        "医疗机构通过传染病网络直报系统报告的法定传染病病例报告卡（《中华人民共和国传染病报告卡》），含患者出生日期、"
+        "联系电话、现住址、诊断和发病日期。",
         sharing="none",
         sharing_condition="依据《中华人民共和国传染病防治法》，病例个人信息仅限疾病预防控制机构和医疗机构使用，不予共享；"
         "疫情信息由卫生计生行政部门统一发布",
@@ -255,7 +258,12 @@ ENTRIES: tuple[Entry, ...] = (
         tags=["传染病", "疾病监测"],
         fields=[
             record_no("report_card_no", "报告卡编号"),
-            *person(key=False),
+            # The card's 有效证件号 is often left blank (young children, elderly patients, no card at hand).
+            resident_id(required=False),
+            person_name(),
+            gender(),
+            birth_date(),
+            phone("phone", "联系电话"),
             home_address("current_address", "现住址"),
             text("diagnosis", "疾病名称", required=True, sensitive=True),
             date("onset_date", "发病日期", sensitive=True),
