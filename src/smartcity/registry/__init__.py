@@ -15,9 +15,8 @@ from smartcity.registry.api import router as api_router
 from smartcity.registry.cli import app as cli_app
 from smartcity.registry.pages import router as page_router
 from smartcity.registry.permissions import PERMISSIONS, REGISTRY_READ
+from smartcity.registry.service import RESOLVE_JOB
 from smartcity.registry.vocab import Kind
-
-RESOLVE_JOB = "registry.resolve"
 
 
 def _resolve_job(payload: dict[str, Any]) -> None:

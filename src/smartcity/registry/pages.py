@@ -3,25 +3,27 @@
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import replace
 from typing import Annotated, Any
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, Response
+from pydantic import ValidationError
 
 from smartcity.config import get_settings
-from smartcity.platform.console import redirect, render
+from smartcity.platform.console import form_errors, redirect, render
 from smartcity.platform.deps import DbSession, RowId
-from smartcity.platform.errors import NotFound
+from smartcity.platform.errors import DomainError, NotFound, request_locale
 from smartcity.platform.i18n import N_
 from smartcity.platform.identity.deps import page
 from smartcity.platform.identity.principal import Principal
 from smartcity.platform.paging import PageParams, pager
 from smartcity.registry import service as registry
 from smartcity.registry.permissions import REGISTRY_MANAGE, REGISTRY_PLAIN, REGISTRY_READ, REGISTRY_REVIEW
-from smartcity.registry.schemas import ReviewDecision
-from smartcity.registry.service import GoldenFilter
+from smartcity.registry.schemas import FeedIn, ReviewDecision, SurvivorshipIn
+from smartcity.registry.service import FeedForm, GoldenFilter
 from smartcity.registry.vocab import (
     ADDRESS_PART_LABELS,
     ATTRIBUTES,
@@ -32,13 +34,16 @@ from smartcity.registry.vocab import (
     STATUS_LABELS,
     Kind,
     ReviewStatus,
+    Survivorship,
 )
 
 router = APIRouter(prefix="/registry", include_in_schema=False)
 Reader = Annotated[Principal, Depends(page(REGISTRY_READ))]
 Reviewer = Annotated[Principal, Depends(page(REGISTRY_REVIEW))]
+Manager = Annotated[Principal, Depends(page(REGISTRY_MANAGE))]
 PageNo = Annotated[int, Query(alias="page", ge=1, le=100_000)]
 PAGE_SIZE = 25
+RULE_VALUES = frozenset(r.value for r in Survivorship)
 
 
 def _render(request: Request, principal: Principal, name: str, context: dict[str, Any]) -> HTMLResponse:
@@ -162,3 +167,89 @@ def parse_page(request: Request, session: DbSession, principal: Reader, text: st
     """Take an address apart and find it in the address registry."""
     parsed = registry.parse_and_match(session, by=principal, text=text[:300]) if text else None
     return _render(request, principal, "registry/parse.html", {"text": text or "", "parsed": parsed})
+
+
+def _feed_page(
+    request: Request,
+    session: DbSession,
+    principal: Principal,
+    kind: Kind,
+    form: FeedForm | None,
+    errors: dict[str, str],
+    status_code: int = 200,
+) -> HTMLResponse:
+    context = {
+        "kind": kind,
+        "form": form,
+        "errors": errors,
+        "entries": registry.entry_choices(session, by=principal),
+        "feeds": registry.list_feeds(session, by=principal, kind=kind),
+    }
+    response = _render(request, principal, "registry/feed.html", context)
+    response.status_code = status_code
+    return response
+
+
+@router.get("/{kind}/feeds", response_class=HTMLResponse)
+def feed_page(
+    request: Request, session: DbSession, principal: Manager, kind: Kind, entry: str | None = None
+) -> Response:
+    """Add or change a feed: choose the catalogue entry, then which of its fields carries each attribute."""
+    code = (entry or "").strip()[:40]
+    if not code:
+        return _feed_page(request, session, principal, kind, None, {})
+    try:
+        form = registry.feed_form(session, by=principal, kind=kind, entry_code=code)
+    except NotFound as exc:
+        return _feed_page(request, session, principal, kind, None, form_errors(exc, request_locale(request)), 404)
+    return _feed_page(request, session, principal, kind, form, {})
+
+
+@router.post("/{kind}/feeds", response_class=HTMLResponse)
+async def save_feed(request: Request, session: DbSession, principal: Manager, kind: Kind) -> Response:
+    """Save a feed from the form; on error, show the form again with the message beside its input."""
+    posted = await request.form()
+    code = str(posted.get("entry_code") or "").strip()[:40]
+    chosen = {a: str(posted.get(f"attr-{a}") or "") for a in ATTRIBUTES[kind]}
+    attributes = {a: f for a, f in chosen.items() if f}
+    trust = str(posted.get("trust") or "")
+    active = posted.get("active") == "on"
+    try:
+        data = FeedIn.model_validate({"entry_code": code, "attributes": attributes, "trust": trust, "active": active})
+        registry.save_feed(session, by=principal, kind=kind, data=data)
+    except (ValidationError, DomainError) as exc:
+        session.rollback()
+        errors = form_errors(exc, request_locale(request))
+        try:
+            form: FeedForm | None = registry.feed_form(session, by=principal, kind=kind, entry_code=code)
+        except NotFound:
+            form = None
+        if form is not None:  # show what the person chose, not what is saved
+            form = replace(form, attributes=attributes, active=active, trust=int(trust) if trust.isdigit() else 5)
+        return _feed_page(request, session, principal, kind, form, errors, 422)
+    return redirect("/registry", flash=N_("Feed saved; the next resolution reads it."))
+
+
+@router.post("/{kind}/survivorship")
+async def save_survivorship(request: Request, session: DbSession, principal: Manager, kind: Kind) -> Response:
+    """Change the survivorship rules that the form changed (each change audited)."""
+    posted = await request.form()
+    current = registry.survivorship(session, by=principal, kind=kind)
+    for attribute, rule in current.items():
+        chosen = posted.get(f"rule-{attribute}")
+        if isinstance(chosen, str) and chosen in RULE_VALUES and chosen != rule.value:
+            data = SurvivorshipIn(attribute=attribute, rule=Survivorship(chosen))
+            registry.set_survivorship(session, by=principal, kind=kind, data=data)
+    return redirect(f"/registry/{kind.value}", flash=N_("Survivorship rules saved; the next resolution applies them."))
+
+
+@router.post("/{kind}/runs")
+def request_resolution(request: Request, session: DbSession, principal: Manager, kind: Kind) -> Response:
+    """Queue a resolution of the registry for the background worker."""
+    queued = registry.request_resolution(session, by=principal, kind=kind)
+    flash = (
+        N_("Resolution queued; the figures change when it is done.")
+        if queued
+        else N_("A resolution is already queued.")
+    )
+    return redirect("/registry", flash=flash)

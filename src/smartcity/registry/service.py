@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import Session
 
+from smartcity.catalog import service as catalog
 from smartcity.db import utcnow
 from smartcity.ingest import service as hub
 from smartcity.platform import masking
@@ -17,6 +18,7 @@ from smartcity.platform.errors import Conflict, InvalidInput, NotFound
 from smartcity.platform.i18n import N_
 from smartcity.platform.identity import service as identity
 from smartcity.platform.identity.principal import Principal
+from smartcity.platform.jobs import service as jobs
 from smartcity.platform.paging import PageParams, fetch_page
 from smartcity.registry import resolve as resolver
 from smartcity.registry.address.parse import parse_address
@@ -37,6 +39,7 @@ from smartcity.registry.schemas import (
 )
 from smartcity.registry.vocab import ATTRIBUTES, PERSONAL, Kind, ReviewStatus, Survivorship
 
+RESOLVE_JOB = "registry.resolve"
 ADDRESS_PARTS = ("province", "city", "district", "town", "village", "road", "number")
 MASKS = {
     "resident_id": masking.mask_resident_id,
@@ -132,6 +135,46 @@ def save_feed(session: Session, *, by: Principal, kind: Kind, data: FeedIn) -> F
     return _feed_read(feed)
 
 
+@dataclass
+class FeedForm:
+    """What the console's feed form shows: the entry's fields, and which one carries each attribute (the saved
+    feed's mapping, or for a new feed the field of the attribute's own name)."""
+
+    kind: Kind
+    entry_code: str
+    entry_name: str
+    fields: list[tuple[str, str]]  # (name, title) of the entry's current version
+    attributes: dict[str, str]
+    trust: int
+    active: bool
+    saved: bool
+
+
+def feed_form(session: Session, *, by: Principal, kind: Kind, entry_code: str) -> FeedForm:
+    """The feed of `entry_code` into registry `kind` as the console edits it (NotFound for an unknown entry)."""
+    by.require(REGISTRY_MANAGE)
+    ev = hub.entry_version(session, by=by, code=entry_code)
+    feed = session.scalars(select(Feed).where(Feed.kind == kind, Feed.entry_code == ev.code)).one_or_none()
+    names = {f.name for f in ev.fields}
+    suggested = {a: a for a in ATTRIBUTES[kind] if a in names}
+    return FeedForm(
+        kind=kind,
+        entry_code=ev.code,
+        entry_name=ev.name,
+        fields=[(f.name, f.title) for f in ev.fields],
+        attributes=dict(feed.attributes) if feed else suggested,
+        trust=feed.trust if feed else 5,
+        active=feed.active if feed else True,
+        saved=feed is not None,
+    )
+
+
+def entry_choices(session: Session, *, by: Principal) -> list[tuple[str, str]]:
+    """(code, name) of the catalogue entries a feed can be made of."""
+    by.require(REGISTRY_MANAGE)
+    return catalog.entry_names(session, by=by, flt=catalog.EntryFilter())
+
+
 def survivorship(session: Session, *, by: Principal, kind: Kind) -> dict[str, Survivorship]:
     """How each attribute of `kind` is chosen among the sources."""
     by.require(REGISTRY_READ)
@@ -191,6 +234,24 @@ def start_resolution(
         detail={"kind": kind.value, "records": run.stats.get("records"), "golden": run.stats.get("golden")},
     )
     return _run_read(run)
+
+
+def request_resolution(session: Session, *, by: Principal, kind: Kind) -> bool:
+    """Queue a resolution of registry `kind` for the background worker; False if one is already queued."""
+    by.require(REGISTRY_MANAGE)
+    key = f"{RESOLVE_JOB}:{kind.value}"
+    if jobs.unfinished(session, key) is not None:
+        return False
+    job = jobs.enqueue(session, RESOLVE_JOB, {"kind": kind.value}, dedupe_key=key)
+    audit.record(
+        session,
+        actor=by.actor(),
+        action="registry.resolve.request",
+        target_type="job",
+        target_id=job.id,
+        detail={"kind": kind.value},
+    )
+    return True
 
 
 def list_runs(session: Session, *, by: Principal, kind: Kind, params: PageParams) -> tuple[list[RunRead], int]:

@@ -62,6 +62,11 @@ def worker_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
+def unfinished(session: Session, dedupe_key: str) -> Job | None:
+    """The queued or running job with `dedupe_key`, if there is one."""
+    return session.scalars(select(Job).where(Job.dedupe_key == dedupe_key, Job.status.in_((QUEUED, RUNNING)))).first()
+
+
 def enqueue(
     session: Session,
     kind: str,
@@ -72,12 +77,8 @@ def enqueue(
     max_attempts: int | None = None,
 ) -> Job:
     """Add a job in the caller's transaction; with `dedupe_key`, an unfinished job with that key is reused."""
-    if dedupe_key is not None:
-        existing = session.scalars(
-            select(Job).where(Job.dedupe_key == dedupe_key, Job.status.in_((QUEUED, RUNNING)))
-        ).first()
-        if existing is not None:
-            return existing
+    if dedupe_key is not None and (existing := unfinished(session, dedupe_key)) is not None:
+        return existing
     registered = KINDS.get(kind)
     job = Job(
         kind=kind,
