@@ -7,8 +7,9 @@ homophone (王玮 for 王伟) or a wrong character, a birth date with one digit 
 written another way (no province, Chinese numerals, a building number) or an old one. Migrants who are not in
 the register appear too, so not every record has a match. Each source carries the fields its real form has: the
 disease report card (传染病报告卡) the patient's birth date, phone and current address, and one card in seven no ID
-number at all; the unemployment registration (失业登记) birth date, residence address and phone. `truth` keeps the resident behind every row, so the
-registry's linking can be scored against it (see `tests/registry` and `bench/linkage.py`).
+number at all; the unemployment registration (失业登记) birth date, residence address and phone. `truth` keeps
+the resident behind every row, so the registry's linking can be scored against it (see `tests/registry` and
+`bench/linkage.py`).
 """
 
 from __future__ import annotations
