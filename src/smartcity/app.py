@@ -14,6 +14,7 @@ from fastapi.staticfiles import StaticFiles
 import smartcity
 from smartcity import catalog, ingest, registry, web
 from smartcity.config import Settings, get_settings
+from smartcity.platform import events
 from smartcity.platform.audit.module import module as audit_module
 from smartcity.platform.console import add_template_dir, render
 from smartcity.platform.errors import install_error_handlers
@@ -59,6 +60,7 @@ def declare_permissions(modules: tuple[Module, ...] = MODULES) -> None:
     for module in modules:
         REGISTRY.declare(module.permissions)
         jobs.register(module.jobs, module.periodic)
+        events.register(module.reactions)
 
 
 @asynccontextmanager

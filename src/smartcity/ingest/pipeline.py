@@ -39,6 +39,7 @@ from smartcity.ingest.rules.kinds import CompareParams, EnumParams, RuleKind
 from smartcity.ingest.schemas import Progress
 from smartcity.ingest.validate import ANSWER, Evaluation, attach_comparison, attach_unique_lookup, evaluate
 from smartcity.ingest.vocab import BatchStatus, Stage
+from smartcity.platform import events
 from smartcity.platform.audit import service as audit
 from smartcity.platform.audit.service import SYSTEM
 from smartcity.platform.errors import Conflict, DomainError, NotFound
@@ -334,6 +335,19 @@ def _write(plan: Plan, evaluation: Evaluation, report: dict[str, Any], progress:
         batch.stage = Stage.DONE.value
         batch.finished_at = utcnow()
         batch.owner = None
+        if result.inserted or result.updated:
+            events.publish(
+                session,
+                batches.BATCH_STORED,
+                {
+                    "entry_code": plan.ev.code,
+                    "version": plan.ev.version,
+                    "batch_id": plan.batch_id,
+                    "table": entry_table.table_name,
+                    "inserted": result.inserted,
+                    "updated": result.updated,
+                },
+            )
         audit.record(
             session,
             actor=SYSTEM,

@@ -44,6 +44,8 @@ from smartcity.platform.paging import PageParams, fetch_page
 from smartcity.platform.permissions import Role
 
 PROCESS_JOB = "ingest.process_batch"
+# Published when a batch's rows reach an entry's table: entry_code, version, batch_id, table, inserted, updated.
+BATCH_STORED = "ingest.batch.stored"
 STALE_AFTER = dt.timedelta(minutes=10)
 
 # Progress of batches running in this process (the write phase holds SQLite's write lock, so it is not in the DB).

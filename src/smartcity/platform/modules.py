@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 import typer
 from fastapi import APIRouter
 
+from smartcity.platform.events import Reaction
 from smartcity.platform.jobs.service import JobKind, PeriodicTask
 from smartcity.platform.permissions import Permission
 
@@ -25,6 +26,7 @@ class NavItem:
 class Module:
     """What a module contributes: API and console routers, permissions, CLI group, navigation, background jobs.
 
+    `reactions` run as background jobs when the events they name are published (`platform/events.py`).
     `cli` is added to the `smartcity` command as the group `cli_name` (default: the module's name); `commands`
     are added as top-level commands. `streamed_uploads` are regular expressions of paths whose handlers read
     large request bodies as a stream and enforce their own size limit (the general body limit does not apply).
@@ -42,4 +44,5 @@ class Module:
     template_dirs: tuple[str, ...] = ()
     jobs: tuple[JobKind, ...] = ()
     periodic: tuple[PeriodicTask, ...] = ()
+    reactions: tuple[Reaction, ...] = ()  # what the module does when another module publishes an event
     streamed_uploads: tuple[str, ...] = ()
