@@ -7,23 +7,19 @@ The source URL is kept sealed with the platform's secret key and shown with its 
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import csv
 import datetime as dt
-import hashlib
 import re
 from decimal import Decimal
 from typing import Any
 
-from cryptography.fernet import Fernet, InvalidToken
 from sqlalchemy import create_engine, or_, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from smartcity.catalog import service as catalog
-from smartcity.config import get_settings
 from smartcity.db import driver_url, unit_of_work, utcnow
 from smartcity.ingest import files, pipeline
 from smartcity.ingest import service as batches
@@ -31,6 +27,7 @@ from smartcity.ingest.models import PullSource
 from smartcity.ingest.permissions import INGEST_PULL
 from smartcity.ingest.schemas import PullIn, PullRead, PullUpdate
 from smartcity.ingest.vocab import Source
+from smartcity.platform import sealing
 from smartcity.platform.audit import service as audit
 from smartcity.platform.errors import Conflict, DomainError, InvalidInput, NotFound, PermissionDenied
 from smartcity.platform.i18n import N_
@@ -52,21 +49,19 @@ class SourceUnavailable(DomainError):
     title = N_("The source database could not be read")
 
 
-def _fernet() -> Fernet:
-    key = hashlib.sha256(("smartcity-pull:" + get_settings().secret_key).encode("utf-8")).digest()
-    return Fernet(base64.urlsafe_b64encode(key))
+PURPOSE = "pull"
 
 
 def seal(url: str) -> str:
     """The URL encrypted with the platform's secret key."""
-    return _fernet().encrypt(url.encode("utf-8")).decode("ascii")
+    return sealing.seal(url, purpose=PURPOSE)
 
 
 def unseal(sealed: str) -> str:
     """The URL back; a changed secret key makes old pulls unreadable, which is reported, not guessed around."""
     try:
-        return _fernet().decrypt(sealed.encode("ascii")).decode("utf-8")
-    except InvalidToken:
+        return sealing.unseal(sealed, purpose=PURPOSE)
+    except sealing.SealBroken:
         raise Conflict(
             N_("The pull's connection URL was sealed with another secret key; enter the URL again."), field="url"
         ) from None
