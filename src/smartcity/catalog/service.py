@@ -199,6 +199,18 @@ def search_entries(
     return [_summary(e, _current_fields(e), departments[e.department_id]) for e in entries], total
 
 
+def open_entries(session: Session, *, by: Principal) -> list[EntryRead]:
+    """Every entry open to the public (无条件开放 or 有条件开放), with its current schema, by code."""
+    entries = session.scalars(
+        readable(by)
+        .where(CatalogEntry.open_type != OpenType.NONE)
+        .options(selectinload(CatalogEntry.versions))
+        .order_by(CatalogEntry.code)
+    ).all()
+    departments = department_refs(session, {e.department_id for e in entries})
+    return [_entry_read(e, departments) for e in entries]
+
+
 def entry_names(session: Session, *, by: Principal, flt: EntryFilter) -> list[tuple[str, str]]:
     """(code, name) of every entry matching a search, in search order (for choosing an entry in a form)."""
     stmt = search_statement(session, by, flt).with_only_columns(CatalogEntry.code, CatalogEntry.name)

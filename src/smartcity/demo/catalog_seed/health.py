@@ -37,8 +37,6 @@ ENTRIES: tuple[Entry, ...] = (
         "已建档80余万份，每月滚动更新约7千条。",
         sharing="conditional",
         sharing_condition="仅向辖区医疗卫生机构和家庭医生共享，用于诊疗和随访；其他部门只可获取建档率等统计数据",
-        open_type="conditional",
-        open_condition="居民本人通过居民健康卡或浙江政务服务网实名认证后查询本人档案",
         update_cycle="daily",
         tags=["健康档案", "智慧健康"],
         fields=[
