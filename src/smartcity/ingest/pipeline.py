@@ -346,6 +346,7 @@ def _write(plan: Plan, evaluation: Evaluation, report: dict[str, Any], progress:
                     "table": entry_table.table_name,
                     "inserted": result.inserted,
                     "updated": result.updated,
+                    "stored_at": now.isoformat(),
                 },
             )
         audit.record(

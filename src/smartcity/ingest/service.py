@@ -15,7 +15,7 @@ from typing import TypeVarTuple
 from zoneinfo import ZoneInfo
 
 import polars as pl
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, Table, func, select
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from smartcity.catalog import service as catalog
@@ -44,7 +44,8 @@ from smartcity.platform.paging import PageParams, fetch_page
 from smartcity.platform.permissions import Role
 
 PROCESS_JOB = "ingest.process_batch"
-# Published when a batch's rows reach an entry's table: entry_code, version, batch_id, table, inserted, updated.
+# Published when a batch's rows reach an entry's table: entry_code, version, batch_id, table, inserted, updated,
+# stored_at (ISO 8601).
 BATCH_STORED = "ingest.batch.stored"
 STALE_AFTER = dt.timedelta(minutes=10)
 
@@ -593,6 +594,45 @@ def last_loads(session: Session, codes: Sequence[str]) -> dict[str, dt.datetime]
         if code not in latest or updated > latest[code]:
             latest[code] = updated
     return latest
+
+
+@dataclass(frozen=True)
+class StoredTable:
+    """Where an entry version's records are: its table (columns named like the fields, `_id` first), the fields
+    of that version, and the fields of its business key in order."""
+
+    code: str
+    version: int
+    table: Table
+    fields: list[FieldSpec]
+    keys: list[str]
+
+
+_TABLES: dict[tuple[str, tuple[tuple[str, str, bool], ...]], Table] = {}
+
+
+def _table(name: str, fields: list[FieldSpec]) -> Table:
+    """The Table object of a data table, built once per process and schema (requests read it often)."""
+    key = (name, tuple((f.name, f.type.value, f.required) for f in fields))
+    if key not in _TABLES:
+        _TABLES[key] = tables.data_table(name, fields)
+    return _TABLES[key]
+
+
+def stored_table(session: Session, *, by: Principal, code: str, version: int | None = None) -> StoredTable | None:
+    """The table holding entry `code` at `version` (default: the current one); None while no batch has written it.
+
+    For modules that serve the hub's records (the data service, the open-data portal); they read it through
+    SQLAlchemy Core with the caller's session, never write it.
+    """
+    ev = entry_version(session, by=by, code=code, version=version)
+    name = session.scalar(
+        select(EntryTable.table_name).where(EntryTable.entry_code == ev.code, EntryTable.version == ev.version)
+    )
+    if name is None:
+        return None
+    fields = list(ev.fields)
+    return StoredTable(code=ev.code, version=ev.version, table=_table(name, fields), fields=fields, keys=ev.keys)
 
 
 def stored_records(
