@@ -64,6 +64,26 @@ class Settings(BaseSettings):
         lt=1,
         description="Match probability from which a pair the registries do not link goes to clerical review.",
     )
+    exchange_rate_limit: float = Field(
+        default=50.0,
+        gt=0,
+        description="Data-service requests per second one credential may make on average (more get 429).",
+    )
+    exchange_rate_burst: int = Field(
+        default=100, ge=1, description="Data-service requests one credential may make at once before the rate applies."
+    )
+    exchange_max_page: int = Field(default=1000, ge=1, le=10_000, description="Most rows one data-service page holds.")
+    exchange_push_attempts: int = Field(
+        default=8, ge=1, le=20, description="Attempts to push one delivery to a webhook before it is a dead letter."
+    )
+    exchange_push_timeout: float = Field(default=10.0, gt=0, description="Seconds a webhook may take to answer.")
+    public_url: str = Field(
+        default="http://127.0.0.1:8000",
+        description="The address people and clients reach the platform at (links in the open-data API and DCAT).",
+    )
+    open_data_license: str = Field(
+        default="cc-by-4.0", description="The licence id open data is published under (shown to CKAN clients)."
+    )
 
 
 @lru_cache

@@ -37,6 +37,7 @@ class DomainError(Exception):
         self.detail = detail
         self.params = params
         self.field = field
+        self.headers: dict[str, str] = {}  # response headers the error calls for (e.g. Retry-After)
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -210,7 +211,11 @@ def install_error_handlers(app: FastAPI, html: HtmlRenderer) -> None:
         assert isinstance(exc, DomainError)
         locale = request_locale(request)
         errors = [FieldProblem(exc.field, exc.localised_detail(locale))] if exc.field else None
-        return render(request, exc.status, exc.slug, gettext(locale, exc.title), exc.localised_detail(locale), errors)
+        response = render(
+            request, exc.status, exc.slug, gettext(locale, exc.title), exc.localised_detail(locale), errors
+        )
+        response.headers.update(exc.headers)
+        return response
 
     async def validation_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, RequestValidationError)
