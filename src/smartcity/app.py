@@ -12,7 +12,7 @@ from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 import smartcity
-from smartcity import catalog, ingest, registry, web
+from smartcity import catalog, exchange, ingest, registry, web
 from smartcity.config import Settings, get_settings
 from smartcity.platform import events
 from smartcity.platform.audit.module import module as audit_module
@@ -33,6 +33,7 @@ MODULES: tuple[Module, ...] = (
     catalog.module,
     ingest.module,
     registry.module,
+    exchange.module,
 )
 
 STATIC_DIR = Path(web.__file__).parent / "static"

@@ -11,6 +11,7 @@ MODEL_MODULES = (
     "smartcity.catalog.models",
     "smartcity.ingest.models",
     "smartcity.registry.models",
+    "smartcity.exchange.models",
 )
 
 

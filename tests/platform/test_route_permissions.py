@@ -49,6 +49,12 @@ HOLDERS: dict[str, frozenset[Role]] = {
     "registry.read_plain": frozenset({PA}),
     "registry.review": frozenset({PA}),
     "registry.manage": frozenset({PA}),
+    "exchange.read": EVERYONE,
+    "exchange.request": frozenset({DA}),
+    "exchange.decide": frozenset({DA}),
+    "exchange.data": frozenset({DA, DS}),
+    "exchange.subscribe": frozenset({PA, DA}),
+    "exchange.oversee": frozenset({PA}),
 }
 
 # Every route of the platform and the permission it needs.
@@ -191,6 +197,54 @@ ROUTES: dict[tuple[str, str], str] = {
     ("POST", "/ingest/pulls/{pull_id}/delete"): "ingest.pull",
     ("GET", "/ingest/code-tables"): "ingest.read",
     ("POST", "/ingest/code-tables"): "ingest.codetables",
+    ("GET", "/api"): PUBLIC,
+    ("GET", "/api/3"): PUBLIC,
+    ("GET", "/api/3/action/{name}"): PUBLIC,
+    ("POST", "/api/3/action/{name}"): PUBLIC,
+    ("GET", "/api/action/{name}"): PUBLIC,
+    ("POST", "/api/action/{name}"): PUBLIC,
+    ("GET", "/api/v1/exchange/data/{code}"): "exchange.data",
+    ("GET", "/api/v1/exchange/data/{code}/records/{key:path}"): "exchange.data",
+    ("GET", "/api/v1/exchange/deliveries"): "exchange.read",
+    ("POST", "/api/v1/exchange/deliveries/{delivery_id}/redeliver"): "exchange.subscribe",
+    ("GET", "/api/v1/exchange/grants"): "exchange.read",
+    ("GET", "/api/v1/exchange/grants/{number}"): "exchange.read",
+    ("POST", "/api/v1/exchange/grants/{number}/revoke"): "exchange.decide",
+    ("GET", "/api/v1/exchange/requests"): "exchange.read",
+    ("POST", "/api/v1/exchange/requests"): "exchange.request",
+    ("GET", "/api/v1/exchange/requests/{number}"): "exchange.read",
+    ("POST", "/api/v1/exchange/requests/{number}/decision"): "exchange.decide",
+    ("POST", "/api/v1/exchange/requests/{number}/withdraw"): "exchange.request",
+    ("GET", "/api/v1/exchange/subscriptions"): "exchange.read",
+    ("POST", "/api/v1/exchange/subscriptions"): "exchange.subscribe",
+    ("DELETE", "/api/v1/exchange/subscriptions/{subscription_id}"): "exchange.subscribe",
+    ("GET", "/exchange"): "exchange.read",
+    ("GET", "/exchange/deliveries"): "exchange.read",
+    ("POST", "/exchange/deliveries/{delivery_id}/redeliver"): "exchange.subscribe",
+    ("GET", "/exchange/grants"): "exchange.read",
+    ("GET", "/exchange/grants/{number}"): "exchange.read",
+    ("POST", "/exchange/grants/{number}/revoke"): "exchange.decide",
+    ("GET", "/exchange/requests"): "exchange.read",
+    ("POST", "/exchange/requests"): "exchange.request",
+    ("GET", "/exchange/requests/new"): "exchange.request",
+    ("GET", "/exchange/requests/{number}"): "exchange.read",
+    ("POST", "/exchange/requests/{number}/decision"): "exchange.decide",
+    ("POST", "/exchange/requests/{number}/withdraw"): "exchange.request",
+    ("GET", "/exchange/subscriptions"): "exchange.read",
+    ("POST", "/exchange/subscriptions"): "exchange.subscribe",
+    ("POST", "/exchange/subscriptions/{subscription_id}/end"): "exchange.subscribe",
+    ("GET", "/open"): PUBLIC,
+    ("GET", "/open/account"): PUBLIC,
+    ("POST", "/open/account/api-key"): PUBLIC,
+    ("GET", "/open/catalog.jsonld"): PUBLIC,
+    ("GET", "/open/dataset/{name}"): PUBLIC,
+    ("POST", "/open/dataset/{name}/agreement"): PUBLIC,
+    ("GET", "/open/dataset/{name}/download.{fmt}"): PUBLIC,
+    ("GET", "/open/login"): PUBLIC,
+    ("POST", "/open/login"): PUBLIC,
+    ("POST", "/open/logout"): PUBLIC,
+    ("GET", "/open/register"): PUBLIC,
+    ("POST", "/open/register"): PUBLIC,
 }
 
 ENTRY = "330281-GAJ-00001"
@@ -259,6 +313,11 @@ def concrete(path: str, victim_token: int) -> str:
         .replace("{item_id}", "1")
         .replace("{pull_id}", "1")
         .replace("{decision}", "verify")
+        .replace("{number}", "SQ2026000001")
+        .replace("{subscription_id}", "1")
+        .replace("{delivery_id}", "1")
+        .replace("{key:path}", "330281190001011234")
+        .replace("{fmt}", "csv")
     )
 
 

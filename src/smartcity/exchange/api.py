@@ -1,0 +1,192 @@
+"""JSON API of sharing and exchange (/api/v1/exchange): requests, grants, the data service, subscriptions."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Path, Query, Request
+
+from smartcity.config import get_settings
+from smartcity.exchange import dataservice, push, sharing
+from smartcity.exchange.permissions import (
+    EXCHANGE_DATA,
+    EXCHANGE_DECIDE,
+    EXCHANGE_READ,
+    EXCHANGE_REQUEST,
+    EXCHANGE_SUBSCRIBE,
+)
+from smartcity.exchange.ratelimit import LIMITER
+from smartcity.exchange.schemas import (
+    DataPage,
+    DataRecord,
+    DecisionIn,
+    DeliveryRead,
+    GrantRead,
+    RequestIn,
+    RequestRead,
+    RevokeIn,
+    SubscriptionCreated,
+    SubscriptionIn,
+    SubscriptionRead,
+)
+from smartcity.exchange.vocab import DeliveryStatus, GrantState, RequestStatus, Side
+from smartcity.platform.deps import DbSession, RowId
+from smartcity.platform.identity.deps import ApiRule, Credentials, api
+from smartcity.platform.identity.principal import Principal
+from smartcity.platform.paging import Page, PageParams, page_body, page_params
+
+PREFIX = "/api/v1/exchange"
+router = APIRouter(prefix=PREFIX, tags=["exchange"])
+Paging = Annotated[PageParams, Depends(page_params)]
+Number = Annotated[str, Path(max_length=24)]
+Code = Annotated[str, Path(max_length=40, description="The catalogue entry, e.g. 330281-GAJ-00001.")]
+
+
+class LimitedRule(ApiRule):
+    """An API route needing `permission`, within the caller's rate limit (429 with Retry-After beyond it)."""
+
+    def __call__(self, request: Request, session: DbSession, credentials: Credentials) -> Principal:
+        principal = super().__call__(request, session, credentials)
+        settings = get_settings()
+        key = f"token:{principal.token_id}" if principal.token_id is not None else f"user:{principal.user_id}"
+        LIMITER.take(key, rate=settings.exchange_rate_limit, burst=settings.exchange_rate_burst)
+        return principal
+
+
+Reader = Annotated[Principal, Depends(api(EXCHANGE_READ))]
+Requester = Annotated[Principal, Depends(api(EXCHANGE_REQUEST))]
+Decider = Annotated[Principal, Depends(api(EXCHANGE_DECIDE))]
+Subscriber = Annotated[Principal, Depends(api(EXCHANGE_SUBSCRIBE))]
+DataReader = Annotated[Principal, Depends(LimitedRule(EXCHANGE_DATA))]
+
+
+@router.post("/requests", response_model=RequestRead, status_code=201)
+def create_request(session: DbSession, principal: Requester, data: RequestIn) -> RequestRead:
+    """Ask for another department's entry: 无条件共享 with masked values is granted at once, anything else waits for
+    the providing department; 不予共享 entries cannot be requested (409)."""
+    return sharing.create_request(session, by=principal, data=data)
+
+
+@router.get("/requests", response_model=Page[RequestRead])
+def list_requests(
+    session: DbSession,
+    principal: Reader,
+    params: Paging,
+    side: Annotated[Side | None, Query(description="received: asked by your department; provided: asked of it")] = None,
+    status: RequestStatus | None = None,
+) -> dict:
+    """Requests your department sent or received, newest first."""
+    items, total = sharing.list_requests(session, by=principal, side=side, status=status, params=params)
+    return page_body(items, total, params)
+
+
+@router.get("/requests/{number}", response_model=RequestRead)
+def get_request(session: DbSession, principal: Reader, number: Number) -> RequestRead:
+    """One request (404 unless your department is on one of its sides)."""
+    return sharing.get_request(session, by=principal, number=number)
+
+
+@router.post("/requests/{number}/decision", response_model=RequestRead)
+def decide_request(session: DbSession, principal: Decider, number: Number, data: DecisionIn) -> RequestRead:
+    """The providing department approves (a grant is made; it may narrow fields, period or plain access) or
+    rejects with a reason."""
+    return sharing.decide_request(session, by=principal, number=number, data=data)
+
+
+@router.post("/requests/{number}/withdraw", response_model=RequestRead)
+def withdraw_request(session: DbSession, principal: Requester, number: Number) -> RequestRead:
+    """Take back a request that waits for a decision."""
+    return sharing.withdraw_request(session, by=principal, number=number)
+
+
+@router.get("/grants", response_model=Page[GrantRead])
+def list_grants(
+    session: DbSession,
+    principal: Reader,
+    params: Paging,
+    side: Annotated[Side | None, Query(description="received: held by your department; provided: given by it")] = None,
+    state: GrantState | None = None,
+) -> dict:
+    """Grants your department holds or gave, newest first."""
+    items, total = sharing.list_grants(session, by=principal, side=side, state=state, params=params)
+    return page_body(items, total, params)
+
+
+@router.get("/grants/{number}", response_model=GrantRead)
+def get_grant(session: DbSession, principal: Reader, number: Number) -> GrantRead:
+    """One grant."""
+    return sharing.get_grant(session, by=principal, number=number)
+
+
+@router.post("/grants/{number}/revoke", response_model=GrantRead)
+def revoke_grant(session: DbSession, principal: Decider, number: Number, data: RevokeIn) -> GrantRead:
+    """End a grant now; its data service and pushes stop at once."""
+    return sharing.revoke_grant(session, by=principal, number=number, data=data)
+
+
+@router.get("/data/{code}", response_model=DataPage)
+def read_data(request: Request, session: DbSession, principal: DataReader, code: Code) -> DataPage:
+    """Rows of a granted entry, in pages read after a cursor.
+
+    Parameters: `fields=a,b` (default: every field of your grant); filters `f.<field>=<value>` or
+    `f.<field>.<op>=<value>` with op eq, ne, lt, le, gt, ge, in (comma-separated) or prefix (text fields);
+    `limit` (default 100, at most 1000); `after` (the `next` of the previous page); `grant` (a grant number, when
+    your department holds several). Personal fields are masked unless your grant is plain. Every call is audited.
+    """
+    query = dataservice.parse_query(list(request.query_params.multi_items()))
+    return dataservice.read_page(session, by=principal, code=code, query=query)
+
+
+@router.get("/data/{code}/records/{key:path}", response_model=DataRecord)
+def read_record(
+    session: DbSession,
+    principal: DataReader,
+    code: Code,
+    key: Annotated[str, Path(max_length=400, description="The business key; its parts joined by '|'.")],
+    fields: Annotated[str | None, Query(max_length=2000, description="a,b: only these fields")] = None,
+    grant: Annotated[str | None, Query(max_length=24)] = None,
+) -> DataRecord:
+    """One record of a granted entry by its business key (e.g. the resident ID of 人口基础信息)."""
+    wanted = [f.strip() for f in fields.split(",") if f.strip()] if fields else None
+    return dataservice.read_record(session, by=principal, code=code, key=key, grant=grant, fields=wanted)
+
+
+@router.post("/subscriptions", response_model=SubscriptionCreated, status_code=201)
+def create_subscription(session: DbSession, principal: Subscriber, data: SubscriptionIn) -> SubscriptionCreated:
+    """Push the new and changed rows of a granted entry to a webhook, signed as Standard Webhooks specifies;
+    the `secret` is shown in this answer only."""
+    return push.create_subscription(session, by=principal, data=data)
+
+
+@router.get("/subscriptions", response_model=Page[SubscriptionRead])
+def list_subscriptions(session: DbSession, principal: Reader, params: Paging) -> dict:
+    """Your department's subscriptions, with their pending and dead deliveries."""
+    items, total = push.list_subscriptions(session, by=principal, params=params)
+    return page_body(items, total, params)
+
+
+@router.delete("/subscriptions/{subscription_id}", response_model=SubscriptionRead)
+def end_subscription(session: DbSession, principal: Subscriber, subscription_id: RowId) -> SubscriptionRead:
+    """Stop pushing to a webhook."""
+    return push.end_subscription(session, by=principal, subscription_id=subscription_id)
+
+
+@router.get("/deliveries", response_model=Page[DeliveryRead])
+def list_deliveries(
+    session: DbSession,
+    principal: Reader,
+    params: Paging,
+    status: Annotated[DeliveryStatus | None, Query(description="dead: the dead-letter list")] = None,
+    subscription: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None,
+) -> dict:
+    """Pushes to your department's webhooks, newest first."""
+    items, total = push.list_deliveries(
+        session, by=principal, status=status, subscription_id=subscription, params=params
+    )
+    return page_body(items, total, params)
+
+
+@router.post("/deliveries/{delivery_id}/redeliver", response_model=DeliveryRead)
+def redeliver(session: DbSession, principal: Subscriber, delivery_id: RowId) -> DeliveryRead:
+    """Send a dead letter again (the subscribing department, or the platform)."""
+    return push.redeliver(session, by=principal, delivery_id=delivery_id)
