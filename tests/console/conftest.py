@@ -2,17 +2,11 @@
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-import uvicorn
 from playwright.sync_api import Browser, BrowserContext, Page, Playwright, sync_playwright
 from sqlalchemy import Engine
 
@@ -21,6 +15,7 @@ from smartcity import migrate
 from smartcity.app import create_app
 from smartcity.platform.permissions import Role
 from tests.factories import make_department, make_entry, make_user
+from tests.servers import serve
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -32,7 +27,6 @@ CHROMIUM_ARGS = [
     "--no-first-run",
 ]
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
-STARTUP_SECONDS = 20.0
 
 
 @dataclass(frozen=True)
@@ -69,21 +63,6 @@ def _seed(engine: Engine) -> None:
         make_entry(session, code=EXISTING_CODE, name=EXISTING_NAME)
 
 
-def _wait_until_healthy(url: str, thread: threading.Thread) -> None:
-    deadline = time.monotonic() + STARTUP_SECONDS
-    while time.monotonic() < deadline:
-        if not thread.is_alive():
-            raise RuntimeError("the console server stopped while starting")
-        try:
-            with urllib.request.urlopen(f"{url}/healthz", timeout=2) as response:
-                if response.status == 200:
-                    return
-        except (urllib.error.URLError, ConnectionError, TimeoutError):
-            pass
-        time.sleep(0.05)
-    raise RuntimeError(f"the console server did not answer {url}/healthz within {STARTUP_SECONDS} s")
-
-
 @pytest.fixture(scope="session")
 def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     """uvicorn serving the whole app in a background thread, over a freshly migrated SQLite file."""
@@ -93,30 +72,17 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
     migrate.upgrade(engine)
     _seed(engine)
 
-    # Port 0: the kernel picks a free port, and the listening socket is handed to uvicorn as is.
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    config = uvicorn.Config(app=app, log_level="warning", access_log=False, lifespan="off")
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name="console-server", daemon=True)
-    thread.start()
-    url = f"http://127.0.0.1:{port}"
     try:
-        _wait_until_healthy(url, thread)
-        yield LiveServer(
-            url=url,
-            engine=engine,
-            platform_admin=PLATFORM_ADMIN,
-            gaj_admin=GAJ_ADMIN,
-            existing_entry_code=EXISTING_CODE,
-            existing_entry_name=EXISTING_NAME,
-        )
+        with serve(app) as url:
+            yield LiveServer(
+                url=url,
+                engine=engine,
+                platform_admin=PLATFORM_ADMIN,
+                gaj_admin=GAJ_ADMIN,
+                existing_entry_code=EXISTING_CODE,
+                existing_entry_name=EXISTING_NAME,
+            )
     finally:
-        server.should_exit = True
-        thread.join(timeout=10)
-        sock.close()
         engine.dispose()
         dbmod._engine, dbmod._factory = previous_engine, previous_factory
 

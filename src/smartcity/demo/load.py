@@ -11,9 +11,10 @@ from smartcity.catalog import service as catalog
 from smartcity.catalog.schemas import EntryCreate
 from smartcity.config import get_settings
 from smartcity.db import unit_of_work
-from smartcity.demo import ingest_demo, registry_demo
+from smartcity.demo import exchange_demo, ingest_demo, registry_demo
 from smartcity.demo.catalog_seed import ENTRIES
 from smartcity.demo.departments import DEPARTMENTS
+from smartcity.demo.exchange_demo import ExchangeSummary
 from smartcity.demo.ingest_demo import IngestSummary
 from smartcity.demo.registry_demo import RegistrySummary
 from smartcity.platform.errors import Conflict
@@ -45,6 +46,7 @@ class DemoSummary:
     entries_total: int
     collected: IngestSummary | None = None
     registries: RegistrySummary | None = None
+    sharing: ExchangeSummary | None = None
 
     def __str__(self) -> str:
         text = (
@@ -52,7 +54,8 @@ class DemoSummary:
             f"{self.entries_created} catalogue entries created ({self.entries_total} in the seed)"
         )
         text += f"; {self.collected}" if self.collected else ""
-        return text + (f"; {self.registries}" if self.registries else "")
+        text += f"; {self.registries}" if self.registries else ""
+        return text + (f"; {self.sharing}" if self.sharing else "")
 
 
 def load_departments(session: Session, by: Principal) -> int:
@@ -138,6 +141,7 @@ def load_demo(*, scale: str = "small") -> DemoSummary:
         created = load_catalogue(session, admin)
     collected = ingest_demo.load(scale=scale)
     registries = registry_demo.load(scale=scale)
+    shared = exchange_demo.load()
     return DemoSummary(
         scale=scale,
         departments=departments,
@@ -146,4 +150,5 @@ def load_demo(*, scale: str = "small") -> DemoSummary:
         entries_total=len(ENTRIES),
         collected=collected,
         registries=registries,
+        sharing=shared,
     )

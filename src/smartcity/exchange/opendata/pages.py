@@ -61,18 +61,24 @@ def home(
     q: Annotated[str, Query(max_length=100)] = "",
     department: Annotated[str | None, Query(max_length=16)] = None,
     tag: Annotated[str | None, Query(max_length=40)] = None,
-    open_type: OpenType | None = None,
+    open_type: Annotated[str, Query(max_length=16)] = "",
     page_no: Annotated[int, Query(alias="page", ge=1, le=10_000)] = 1,
 ) -> Response:
-    """The open datasets, searched by words, department, tag and open type."""
+    """The open datasets, searched by words, department, tag and open type (the form sends '' for 'all')."""
     every = portal.datasets(session)
-    search = portal.Search(q=q.strip(), department=department, tag=tag, open_type=open_type)
-    found = [e for e in every if portal.matches(e, search)]
+    wanted = OpenType(open_type) if open_type in (OpenType.UNCONDITIONAL, OpenType.CONDITIONAL) else None
+    search = portal.Search(q=q.strip(), department=department or None, tag=tag or None, open_type=wanted)
+    loads = portal.loaded(session, every)
+    # Datasets with data first, the most recently delivered first; then the ones only described.
+    found = sorted(
+        (e for e in every if portal.matches(e, search)),
+        key=lambda e: (e.code not in loads, -(loads[e.code].timestamp() if e.code in loads else 0), e.code),
+    )
     params = PageParams(page=page_no, page_size=PAGE_SIZE)
     departments = sorted({(e.department.code, e.department.name) for e in every}, key=lambda d: d[1])
 
     def url_for_page(n: int) -> str:
-        args = {"q": q, "department": department or "", "tag": tag or "", "open_type": open_type or "", "page": n}
+        args = {"q": q, "department": department or "", "tag": tag or "", "open_type": open_type, "page": n}
         return "/open?" + urlencode({k: v for k, v in args.items() if v})
 
     context = {
@@ -80,9 +86,10 @@ def home(
         "q": q,
         "department": department or "",
         "tag": tag or "",
-        "open_type": open_type.value if open_type else "",
+        "open_type": wanted.value if wanted else "",
         "departments": departments,
         "dataset_count": len(every),
+        "loads": loads,
         **pager(len(found), params, url_for_page),
     }
     return _render(request, session, "open/home.html", context)

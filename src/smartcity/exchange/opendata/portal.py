@@ -84,6 +84,11 @@ def matches(entry: EntryRead, search: Search) -> bool:
     return search.open_type is None or entry.open_type is search.open_type
 
 
+def loaded(session: Session, entries: Sequence[EntryRead]) -> dict[str, dt.datetime]:
+    """When data last reached each of `entries` (entries without data are absent)."""
+    return hub.last_loads(session, [e.code for e in entries])
+
+
 def public_fields(entry: EntryRead) -> list[FieldSpec]:
     """The fields the portal publishes: all but the sensitive ones."""
     return [f for f in entry.fields if not f.sensitive]
