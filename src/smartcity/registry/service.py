@@ -10,7 +10,7 @@ from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import Session
 
 from smartcity.catalog import service as catalog
-from smartcity.db import utcnow
+from smartcity.db import utcnow, write_beside
 from smartcity.ingest import service as hub
 from smartcity.platform import masking
 from smartcity.platform.audit import service as audit
@@ -394,13 +394,17 @@ def get_golden(
         .order_by(GoldenVersion.valid_from)
     ).all()
     if plain and PERSONAL[kind]:
-        audit.record(
+        detail = {"kind": kind.value, "as_of": as_of.isoformat() if as_of else None}
+        write_beside(
             session,
-            actor=by.actor(),
-            action="registry.golden.read_plain",
-            target_type="registry_golden",
-            target_id=golden.number,
-            detail={"kind": kind.value, "as_of": as_of.isoformat() if as_of else None},
+            lambda writer: audit.record(
+                writer,
+                actor=by.actor(),
+                action="registry.golden.read_plain",
+                target_type="registry_golden",
+                target_id=golden.number,
+                detail=detail,
+            ),
         )
     return GoldenRead(
         number=golden.number,

@@ -6,10 +6,10 @@ import datetime as dt
 import hmac
 import secrets
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, select, update
 from sqlalchemy.orm import Session
 
-from smartcity.db import utcnow
+from smartcity.db import utcnow, write_beside
 from smartcity.platform.audit import service as audit
 from smartcity.platform.errors import InvalidInput, NotAuthenticated, NotFound
 from smartcity.platform.i18n import N_
@@ -116,6 +116,7 @@ def principal_from_token(session: Session, *, raw: str, ip: str | None) -> Princ
     if not token.user.is_active:
         raise NotAuthenticated(N_("The owner of this token is deactivated."))
     if token.last_used_at is None or now - token.last_used_at > LAST_USED_RESOLUTION:
-        token.last_used_at = now
+        used = update(ApiToken).where(ApiToken.id == token.id).values(last_used_at=now)
+        write_beside(session, lambda writer: writer.execute(used))
     delegable = REGISTRY.token_scopes_for_role(Role(token.user.role))
     return principal_for(token.user, permissions=frozenset(token.scopes) & delegable, token_id=token.id, ip=ip)
