@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
@@ -197,6 +198,14 @@ def search_entries(
     )
     departments = department_refs(session, [e.department_id for e in entries])
     return [_summary(e, _current_fields(e), departments[e.department_id]) for e in entries], total
+
+
+def entry_stamp(session: Session, *, code: str) -> tuple[int, dt.datetime] | None:
+    """(current version, last change) of entry `code`, or None: a cheap check that a cached read is still true."""
+    row = session.execute(
+        select(CatalogEntry.current_version, CatalogEntry.updated_at).where(CatalogEntry.code == code)
+    ).one_or_none()
+    return (row[0], row[1]) if row else None
 
 
 def open_entries(session: Session, *, by: Principal) -> list[EntryRead]:

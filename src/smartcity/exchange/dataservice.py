@@ -29,6 +29,7 @@ from smartcity.catalog import service as catalog
 from smartcity.catalog.schemas import EntryRead, FieldSpec
 from smartcity.catalog.vocab import FieldType
 from smartcity.config import get_settings
+from smartcity.db import write_beside
 from smartcity.exchange import masks, sharing
 from smartcity.exchange.models import Grant
 from smartcity.exchange.permissions import EXCHANGE_DATA
@@ -108,22 +109,55 @@ class Access:
     grant: Grant | None
     fields: list[str]
     masks: dict[str, Callable[[str | None], str | None]]
+    stored: hub.StoredTable | None  # None while no data has arrived
+
+
+@dataclass(frozen=True)
+class _Entry:
+    """What the service knows of an entry between requests: its metadata, provider and table."""
+
+    stamp: tuple[int, dt.datetime]
+    entry: EntryRead
+    provider_id: int
+    stored: hub.StoredTable | None
+
+
+_ENTRIES: dict[str, _Entry] = {}
+
+
+def _entry(session: Session, by: Principal, code: str) -> _Entry:
+    """The entry's metadata, provider and table, read again only when the catalogue changed it (one small query a
+    request instead of reading the entry, its versions and departments twice) or while it has no data yet."""
+    stamp = catalog.entry_stamp(session, code=code)
+    cached = _ENTRIES.get(code)
+    if stamp is not None and cached is not None and cached.stamp == stamp and cached.stored is not None:
+        return cached
+    entry, _ = catalog.entry_and_version(session, by=by, code=code)  # NotFound for an unknown code
+    provider = identity.department_by_code(session, entry.department.code).id
+    found = _Entry(
+        stamp=stamp or (entry.version, entry.updated_at),
+        entry=entry,
+        provider_id=provider,
+        stored=hub.stored_table(session, by=by, code=entry.code),
+    )
+    _ENTRIES[code] = found
+    return found
 
 
 def _access(session: Session, by: Principal, code: str, grant_number: str | None) -> Access:
     by.require(EXCHANGE_DATA)
     if by.department_id is None:
         raise PermissionDenied(N_("The data service is read with a department's credentials."))
-    entry, _ = catalog.entry_and_version(session, by=by, code=code)
-    if identity.department_by_code(session, entry.department.code).id == by.department_id:
-        return Access(entry=entry, grant=None, fields=[f.name for f in entry.fields], masks={})
+    known = _entry(session, by, code)
+    entry = known.entry
+    if known.provider_id == by.department_id:
+        return Access(entry=entry, grant=None, fields=[f.name for f in entry.fields], masks={}, stored=known.stored)
     grant = sharing.usable_grant(session, department_id=by.department_id, entry_code=entry.code, number=grant_number)
     if grant is None:
         raise PermissionDenied(_no_grant(session, by.department_id, entry.code), code=entry.code)
     fields = [f.name for f in entry.fields if f.name in set(grant.fields)]
-    return Access(
-        entry=entry, grant=grant, fields=fields, masks={} if grant.plain else masks.maskers(entry.fields, fields)
-    )
+    masking = {} if grant.plain else masks.maskers(entry.fields, fields)
+    return Access(entry=entry, grant=grant, fields=fields, masks=masking, stored=known.stored)
 
 
 def _no_grant(session: Session, department_id: int, code: str) -> str:
@@ -285,19 +319,23 @@ def _rows(rows: Sequence[Any], names: list[str], access: Access) -> list[dict[st
 
 def _audit(session: Session, by: Principal, access: Access, *, query: dict[str, Any], rows: int) -> None:
     grant = access.grant
-    audit.record(
+    detail = {
+        "entry": access.entry.code,
+        "purpose": grant.purpose if grant else "providing department",
+        "query": query,
+        "rows": rows,
+        "masked": sorted(access.masks),
+    }
+    write_beside(
         session,
-        actor=by.actor(),
-        action="exchange.data.read",
-        target_type="exchange_grant" if grant else "catalog_entry",
-        target_id=grant.number if grant else access.entry.code,
-        detail={
-            "entry": access.entry.code,
-            "purpose": grant.purpose if grant else "providing department",
-            "query": query,
-            "rows": rows,
-            "masked": sorted(access.masks),
-        },
+        lambda writer: audit.record(
+            writer,
+            actor=by.actor(),
+            action="exchange.data.read",
+            target_type="exchange_grant" if grant else "catalog_entry",
+            target_id=grant.number if grant else access.entry.code,
+            detail=detail,
+        ),
     )
 
 
@@ -309,7 +347,7 @@ def read_page(session: Session, *, by: Principal, code: str, query: DataQuery) -
     if query.limit > limit_max:
         raise InvalidInput(N_("A page holds at most {max} rows."), field="limit", max=limit_max)
     checked = _checked(access, query.filters)
-    stored = hub.stored_table(session, by=by, code=access.entry.code)
+    stored = access.stored
     version = stored.version if stored else access.entry.version
     after = 0
     if query.after:
@@ -361,7 +399,7 @@ def read_record(
     """The record of `code` whose business key is `key` (its key fields joined by '|'), within the grant."""
     access = _access(session, by, code, grant)
     names = _projection(access, fields)
-    stored = hub.stored_table(session, by=by, code=access.entry.code)
+    stored = access.stored
     specs = {f.name: f for f in access.entry.fields}
     keys = stored.keys if stored else [f.name for f in access.entry.fields if f.key]
     parts = key.split(KEY_SEPARATOR)

@@ -47,6 +47,8 @@ class PermissionRegistry:
     """Every permission the installed modules declare."""
 
     permissions: dict[str, Permission] = field(default_factory=dict)
+    # Every request asks for its caller's role; the answers change only when a module declares permissions.
+    _by_role: dict[tuple[Role, bool], frozenset[str]] = field(default_factory=dict)
 
     def declare(self, permissions: Iterable[Permission]) -> None:
         for permission in permissions:
@@ -54,12 +56,21 @@ class PermissionRegistry:
             if existing is not None and existing != permission:
                 raise ValueError(f"permission {permission.name} declared twice with different rules")
             self.permissions[permission.name] = permission
+        self._by_role.clear()
+
+    def _of(self, role: Role, tokens_only: bool) -> frozenset[str]:
+        key = (role, tokens_only)
+        if key not in self._by_role:
+            self._by_role[key] = frozenset(
+                n for n, p in self.permissions.items() if role in p.roles and (p.token_scope or not tokens_only)
+            )
+        return self._by_role[key]
 
     def for_role(self, role: Role) -> frozenset[str]:
-        return frozenset(name for name, p in self.permissions.items() if role in p.roles)
+        return self._of(role, False)
 
     def token_scopes_for_role(self, role: Role) -> frozenset[str]:
-        return frozenset(n for n, p in self.permissions.items() if role in p.roles and p.token_scope)
+        return self._of(role, True)
 
 
 REGISTRY = PermissionRegistry()
