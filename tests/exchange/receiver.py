@@ -4,6 +4,7 @@ request it gets and answers with the status it is told to."""
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -20,6 +21,7 @@ class Received:
 class Receiver:
     url: str
     answer: int = 200
+    delay: float = 0.0  # seconds the endpoint takes to answer
     received: list[Received] = field(default_factory=list)
 
 
@@ -30,7 +32,9 @@ def receiver() -> Iterator[Receiver]:
     class Handler(BaseHTTPRequestHandler):
         def do_POST(self) -> None:
             length = int(self.headers.get("content-length") or 0)
-            state.received.append(Received({k.lower(): v for k, v in self.headers.items()}, self.rfile.read(length)))
+            body = self.rfile.read(length)
+            time.sleep(state.delay)
+            state.received.append(Received({k.lower(): v for k, v in self.headers.items()}, body))
             self.send_response(state.answer)
             self.end_headers()
             self.wfile.write(b"ok" if state.answer < 300 else b"not now")

@@ -15,6 +15,8 @@ from smartcity.exchange import sharing
 from smartcity.exchange.models import Grant
 from smartcity.exchange.ratelimit import LIMITER
 from smartcity.exchange.schemas import RevokeIn
+from smartcity.platform.identity import tokens
+from smartcity.platform.paging import PageParams
 from smartcity.platform.permissions import Role
 from tests.exchange.world import POPULATION, World, build, grant_population
 from tests.factories import auth, make_department, make_token, make_user, principal
@@ -153,3 +155,16 @@ def test_refusals_say_why(
     }
     assert "no grant" in reasons["ungranted"] or "没有" in reasons["ungranted"]
     assert reasons["revoked"] != reasons["expired"] != reasons["ungranted"]
+
+
+def test_a_revoked_token_reads_nothing(client: TestClient, db: Session) -> None:
+    LIMITER.clear()
+    world = build(db)
+    grant_population(db, world)
+    raw = make_token(db, world.mzj, name="to-revoke")
+    token_id = next(t.id for t in tokens.list_tokens(db, by=world.mzj, params=PageParams())[0] if t.name == "to-revoke")
+    assert _request(client, "page", raw, world).status_code == 200
+    tokens.revoke_token(db, by=world.mzj, token_id=token_id)
+    refused = _request(client, "page", raw, world)
+    assert refused.status_code == 401 and refused.headers["content-type"].startswith("application/problem+json")
+    assert not any(v in refused.text for v in _plain_values(world))
