@@ -23,9 +23,11 @@ FIRST_DELIVERIES = {
 
 @pytest.fixture
 def loaded(db: Session) -> dict[str, Batch]:
-    summary = load.load_demo()
-    assert summary.collected is not None and summary.collected.batches == 15
-    assert load.load_demo().collected is None, "loading again adds nothing"
+    """The data-collection part of the demo (the whole demo, registries and sharing included, is test_demo's)."""
+    load.load_base()
+    summary = ingest_demo.load()
+    assert summary is not None and summary.batches == 15
+    assert ingest_demo.load() is None, "loading again adds nothing"
     found = {b.filename: b for b in db.scalars(select(Batch))}
     assert set(found) >= FIRST_DELIVERIES
     return found

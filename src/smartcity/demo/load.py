@@ -125,6 +125,16 @@ def load_catalogue(session: Session, by: Principal) -> int:
     return created
 
 
+def load_base() -> tuple[int, int, int]:
+    """Departments, demo users and the catalogue, in one transaction: (departments, users, entries created)."""
+    with unit_of_work() as session:
+        bootstrap = identity.system_principal("demo-loader")
+        departments = load_departments(session, bootstrap)
+        users = load_users(session)
+        admin = identity.principal_for(identity.get_user(session, by=bootstrap, username="admin"))
+        return departments, users, load_catalogue(session, admin)
+
+
 def load_demo(*, scale: str = "small") -> DemoSummary:
     """Load departments, users and the catalogue in one transaction, then the departments' data; running it again
     adds only what is missing.
@@ -133,12 +143,7 @@ def load_demo(*, scale: str = "small") -> DemoSummary:
     it; `scale` sets the volume of the record-level demo data (the departments' batches: about 14,000 rows
     small, about 3.3 million full, as the plan's base databases hold).
     """
-    with unit_of_work() as session:
-        bootstrap = identity.system_principal("demo-loader")
-        departments = load_departments(session, bootstrap)
-        users = load_users(session)
-        admin = identity.principal_for(identity.get_user(session, by=bootstrap, username="admin"))
-        created = load_catalogue(session, admin)
+    departments, users, created = load_base()
     collected = ingest_demo.load(scale=scale)
     registries = registry_demo.load(scale=scale)
     shared = exchange_demo.load()

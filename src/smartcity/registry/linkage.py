@@ -41,7 +41,7 @@ class Spec:
     training: Sequence[tuple[str, ...]]  # EM sessions, each over the pairs equal on these columns
     deterministic: Sequence[str]  # SQL of pairs that are surely the same, for the prior match probability
     recall: float = 0.8  # the share of true matches the deterministic rules are thought to find
-    u_pairs: float = 2e6  # random pairs sampled to estimate u probabilities
+    u_pairs: float = 1e6  # random pairs sampled to estimate u probabilities (Splink's default)
     # With a column name: pairs in which both records have a value there (a valid identifier) are not scored.
     unidentified: str | None = None
 
