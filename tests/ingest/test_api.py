@@ -15,6 +15,8 @@ from sqlalchemy.orm import Session
 from smartcity.config import get_settings
 from smartcity.ingest import files
 from smartcity.ingest.models import Batch, FeedbackItem, PullSource
+from smartcity.ingest.service import BATCH_STORED
+from smartcity.platform import events
 from smartcity.platform.jobs.worker import run_until_idle
 from smartcity.platform.permissions import Role
 from tests.factories import (
@@ -72,7 +74,8 @@ def test_upload_is_queued_processed_and_reported(client: TestClient, db: Session
     assert response.headers["location"] == f"{BASE}/batches/{body['id']}"
     assert (body["status"], body["encoding"]) == ("queued", "gb18030")
     assert body["submitted_by"].startswith("gaj_admin#token")
-    assert run_until_idle() == 1
+    # The batch, then each module's reaction to its stored rows (exchange pushes).
+    assert run_until_idle() == 1 + len(events.REACTIONS[BATCH_STORED])
     batch = client.get(f"{BASE}/batches/{body['id']}", headers=auth(tokens["staff"])).json()
     assert batch["status"] == "committed" and batch["rows"]["inserted"] == 1 and batch["rows"]["rejected"] == 1
     report = client.get(

@@ -13,6 +13,8 @@ from smartcity.db import scratch_postgres_schema
 from smartcity.ingest import pulls
 from smartcity.ingest.models import Batch, PullSource
 from smartcity.ingest.schemas import PullIn, PullUpdate
+from smartcity.ingest.service import BATCH_STORED
+from smartcity.platform import events
 from smartcity.platform.errors import NotFound
 from smartcity.platform.jobs.models import Job
 from smartcity.platform.jobs.worker import run_until_idle
@@ -93,7 +95,8 @@ def test_due_pulls_are_queued_and_run_by_the_worker(db: Session, pull: PullSourc
     assert pulls.enqueue_due() == 1
     assert pulls.enqueue_due() == 0, "a pull is queued once per period"
     assert db.scalar(select(func.count()).select_from(Job).where(Job.kind == pulls.RUN_JOB)) == 1
-    assert run_until_idle() == 1
+    # The batch, then each module's reaction to its stored rows (exchange pushes).
+    assert run_until_idle() == 1 + len(events.REACTIONS[BATCH_STORED])
     db.expire_all()
     assert db.scalar(select(func.count()).select_from(Batch).where(Batch.status == "committed")) == 1
 
