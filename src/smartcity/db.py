@@ -91,17 +91,22 @@ def driver_url(url: str) -> URL:
     return parsed
 
 
+# As many connections as the server's thread pool runs requests at once (AnyIO's default, 40), so a busy server's
+# requests wait for the database, not for a connection (which gives up after 30 s).
+POOL = {"pool_size": 20, "max_overflow": 20}
+
+
 def build_engine(url: str) -> Engine:
     """An engine for `url`; SQLite files get WAL mode and foreign keys, their folder is created."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"check_same_thread": False})
+        engine = create_engine(url, connect_args={"check_same_thread": False}, **POOL)
         event.listen(engine, "connect", _sqlite_pragmas)
         event.listen(engine, "begin", _sqlite_begin)
         return engine
-    return create_engine(driver_url(url), pool_pre_ping=True)
+    return create_engine(driver_url(url), pool_pre_ping=True, **POOL)
 
 
 _engine: Engine | None = None
@@ -137,29 +142,42 @@ def session_factory() -> sessionmaker[Session]:
     return _factory
 
 
+WRITES = "smartcity_writes"  # session.info flag: the session's work may write (a unit of work, an unsafe request)
+
+
 def begin_for_writing(session: Session) -> None:
     """Start the session's transaction holding the write lock (SQLite; other stores lock rows as they go)."""
+    session.info[WRITES] = True
     if session.get_bind().dialect.name == "sqlite" and not session.in_transaction():
         session.connection(execution_options=IMMEDIATE)
 
 
 def write_beside(session: Session, write: Callable[[Session], object]) -> None:
-    """Do the small write a reading request owes (the audit entry of a read, a token's last use).
+    """Do the small write a reading request owes (the audit entry of a read, a token's last use) and commit it at
+    once, so a read holds no lock while it builds its answer (the audit log's head row is a lock every audited
+    write takes). A session whose work writes anyway (a unit of work, an unsafe request) writes in place and
+    commits with the rest.
 
-    On SQLite a deferred transaction whose snapshot another writer has moved past cannot take the write lock
-    ("database is locked"), so a session that has only read so far ends its read transaction and begins again
-    holding the lock (objects it loaded are reloaded when next used); a session that holds the lock already, and
-    every other store, writes in place. No second connection is taken, so a busy pool cannot deadlock on it.
+    On SQLite a read transaction cannot take the write lock once another writer has moved past its snapshot
+    ("database is locked"), so the read transaction ends first and the write begins holding the lock.
     """
-    if session.get_bind().dialect.name == "sqlite":
-        holds_lock = session.in_transaction() and session.connection().get_execution_options().get("sqlite_immediate")
-        if not holds_lock:
-            if session.in_transaction():
-                if session.new or session.dirty or session.deleted:
-                    raise RuntimeError("write_beside on a session with unwritten changes")
-                session.rollback()  # nothing was written: only the read snapshot ends
-            begin_for_writing(session)
-    write(session)
+    if session.info.get(WRITES):
+        write(session)
+        return
+    if session.in_transaction():
+        if session.new or session.dirty or session.deleted:
+            raise RuntimeError("write_beside on a reading session with unwritten changes")
+        if session.get_bind().dialect.name == "sqlite":
+            session.rollback()  # nothing was written: only the read snapshot ends
+    begin_for_writing(session)
+    try:
+        write(session)
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.info.pop(WRITES, None)
 
 
 @contextmanager
