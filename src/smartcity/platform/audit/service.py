@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, insert, select, update
 from sqlalchemy.orm import Session
 
 from smartcity.db import utcnow
@@ -86,6 +86,12 @@ def _digest_of(entry: AuditEntry) -> str:
     )
 
 
+_HEAD = select(AuditHead.seq, AuditHead.hash).where(AuditHead.id == HEAD_ID).with_for_update()
+_INSERT_ENTRY = insert(AuditEntry)
+_INSERT_HEAD = insert(AuditHead)
+_MOVE_HEAD = update(AuditHead).where(AuditHead.id == HEAD_ID)
+
+
 def record(
     session: Session,
     *,
@@ -95,35 +101,37 @@ def record(
     target_id: str | int | None = None,
     outcome: str = "success",
     detail: Mapping[str, Any] | None = None,
-) -> AuditEntry:
-    """Append an entry in the caller's transaction; it commits or rolls back with the change it records."""
-    head = session.scalars(select(AuditHead).where(AuditHead.id == HEAD_ID).with_for_update()).one_or_none()
-    if head is None:
-        head = AuditHead(id=HEAD_ID, seq=0, hash=GENESIS_HASH)
-        session.add(head)
+) -> None:
+    """Append an entry in the caller's transaction; it commits or rolls back with the change it records.
+
+    The entry and the head are written as plain statements on the session's connection (no objects, no flush of
+    their own): every audited read writes one, so this is on the data service's hot path."""
+    session.flush()  # the change it records is written first, as the session would before any query
+    connection = session.connection()
+    head = connection.execute(_HEAD).first()
+    seq, prev_hash = (head.seq + 1, head.hash) if head is not None else (1, GENESIS_HASH)
     # Round-trip through JSON so the stored detail hashes the same when read back.
     clean_detail = json.loads(json.dumps(dict(detail or {}), ensure_ascii=False, default=str))
-    entry = AuditEntry(
-        seq=head.seq + 1,
-        occurred_at=utcnow(),
-        actor=actor.label,
-        actor_user_id=actor.user_id,
-        department_id=actor.department_id,
-        action=action,
-        outcome=outcome,
-        target_type=target_type,
-        target_id=None if target_id is None else str(target_id),
-        ip=actor.ip,
-        detail=clean_detail,
-        prev_hash=head.hash,
-        hash="",
-    )
-    entry.hash = _digest_of(entry)
-    session.add(entry)
-    head.seq = entry.seq
-    head.hash = entry.hash
-    session.flush()
-    return entry
+    content: dict[str, Any] = {
+        "seq": seq,
+        "occurred_at": utcnow(),
+        "actor": actor.label,
+        "actor_user_id": actor.user_id,
+        "department_id": actor.department_id,
+        "action": action,
+        "outcome": outcome,
+        "target_type": target_type,
+        "target_id": None if target_id is None else str(target_id),
+        "ip": actor.ip,
+        "detail": clean_detail,
+        "prev_hash": prev_hash,
+    }
+    digest = entry_digest(**content)
+    connection.execute(_INSERT_ENTRY, {**content, "hash": digest})
+    if head is None:
+        connection.execute(_INSERT_HEAD, {"id": HEAD_ID, "seq": seq, "hash": digest})
+    else:
+        connection.execute(_MOVE_HEAD, {"seq": seq, "hash": digest})
 
 
 @dataclass(frozen=True)
@@ -152,7 +160,7 @@ def verify(session: Session, *, batch_size: int = 5000) -> Verification:
         prev_hash = entry.hash
         expected_seq += 1
         checked += 1
-    head = session.get(AuditHead, HEAD_ID)
+    head = session.execute(select(AuditHead.seq, AuditHead.hash).where(AuditHead.id == HEAD_ID)).first()
     head_seq = head.seq if head else 0
     if head_seq != checked or (head is not None and head.hash != prev_hash):
         if head_seq > checked:
