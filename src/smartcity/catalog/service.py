@@ -6,7 +6,7 @@ import datetime as dt
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import Select, and_, case, select
+from sqlalchemy import Select, and_, bindparam, case, select
 from sqlalchemy.orm import Session, selectinload
 
 from smartcity.catalog.models import CatalogEntry, CatalogEntryVersion
@@ -200,11 +200,15 @@ def search_entries(
     return [_summary(e, _current_fields(e), departments[e.department_id]) for e in entries], total
 
 
+_STAMP = select(CatalogEntry.__table__.c.current_version, CatalogEntry.__table__.c.updated_at).where(
+    CatalogEntry.__table__.c.code == bindparam("code")
+)
+
+
 def entry_stamp(session: Session, *, code: str) -> tuple[int, dt.datetime] | None:
-    """(current version, last change) of entry `code`, or None: a cheap check that a cached read is still true."""
-    row = session.execute(
-        select(CatalogEntry.current_version, CatalogEntry.updated_at).where(CatalogEntry.code == code)
-    ).one_or_none()
+    """(current version, last change) of entry `code`, or None: a cheap check that a cached read is still true
+    (a plain statement on the session's connection, asked on every call of the data service)."""
+    row = session.connection().execute(_STAMP, {"code": code}).first()
     return (row[0], row[1]) if row else None
 
 

@@ -106,7 +106,7 @@ class Access:
     """Under what the caller reads an entry: the grant (None for the providing department), fields, masks."""
 
     entry: EntryRead
-    grant: Grant | None
+    grant: sharing.GrantTerms | None
     fields: list[str]
     masks: dict[str, Callable[[str | None], str | None]]
     stored: hub.StoredTable | None  # None while no data has arrived
@@ -308,12 +308,30 @@ def _json(value: Any) -> Any:
     return value
 
 
+_CONVERTED = {FieldType.DECIMAL, FieldType.DATE, FieldType.DATETIME}
+
+
 def _rows(rows: Sequence[Any], names: list[str], access: Access) -> list[dict[str, Any]]:
+    """Rows selected as (_loaded_at, *names, …) as JSON records, personal values masked. The work of each column
+    (convert its type, mask it) is decided once for the page, not for each value."""
+    specs = {f.name: f for f in access.entry.fields}
+    plan = [
+        (name, position, specs[name].type in _CONVERTED, access.masks.get(name))
+        for position, name in enumerate(names, start=1)
+    ]
     out = []
     for row in rows:
-        record = {name: _json(row._mapping[name]) for name in names}
-        record[UPDATED] = _json(row._mapping["_loaded_at"])
-        out.append(masks.apply(record, access.masks))
+        record: dict[str, Any] = {}
+        for name, position, convert, masker in plan:
+            value = row[position]
+            if value is not None:
+                if convert:
+                    value = _json(value)
+                if masker is not None:
+                    value = masker(str(value))
+            record[name] = value
+        record[UPDATED] = _json(row[0])
+        out.append(record)
     return out
 
 
@@ -359,7 +377,7 @@ def read_page(session: Session, *, by: Principal, code: str, query: DataQuery) -
     if stored is not None:
         table = stored.table
         stmt = (
-            select(table.c[ID], table.c["_loaded_at"], *(table.c[n] for n in names))
+            select(table.c["_loaded_at"], *(table.c[n] for n in names), table.c[ID])
             .where(and_(table.c[ID] > after, *(COMPARE[op](table.c[name], v) for name, op, v in checked)))
             .order_by(table.c[ID])
             .limit(query.limit + 1)

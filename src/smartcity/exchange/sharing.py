@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import TypeVar
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Select, func, or_, select
+from sqlalchemy import Select, bindparam, func, or_, select
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from smartcity.catalog import service as catalog
@@ -449,16 +449,43 @@ def revoke_grant(session: Session, *, by: Principal, number: str, data: RevokeIn
     return grant_reads(session, by, [grant])[0]
 
 
-def usable_grant(session: Session, *, department_id: int, entry_code: str, number: str | None = None) -> Grant | None:
-    """The grant under which `department_id` reads `entry_code` now: the one named, or its newest one in force."""
-    now = utcnow()
-    stmt = select(Grant).where(
-        Grant.consumer_department_id == department_id,
-        Grant.entry_code == entry_code,
-        Grant.revoked_at.is_(None),
-        Grant.valid_from <= now,
-        Grant.valid_until >= now,
+@dataclass(frozen=True)
+class GrantTerms:
+    """What a grant in force lets its holder read (the data service's view of it)."""
+
+    id: int
+    number: str
+    purpose: str
+    fields: tuple[str, ...]
+    plain: bool
+
+
+_GRANTS = Grant.__table__
+_USABLE = (
+    select(_GRANTS.c.id, _GRANTS.c.number, _GRANTS.c.purpose, _GRANTS.c.fields, _GRANTS.c.plain)
+    .where(
+        _GRANTS.c.consumer_department_id == bindparam("department_id"),
+        _GRANTS.c.entry_code == bindparam("entry_code"),
+        _GRANTS.c.revoked_at.is_(None),
+        _GRANTS.c.valid_from <= bindparam("now"),
+        _GRANTS.c.valid_until >= bindparam("now"),
+        or_(bindparam("number", type_=_GRANTS.c.number.type).is_(None), _GRANTS.c.number == bindparam("number")),
     )
-    if number is not None:
-        stmt = stmt.where(Grant.number == number)
-    return session.scalars(stmt.order_by(Grant.id.desc()).limit(1)).one_or_none()
+    .order_by(_GRANTS.c.id.desc())
+    .limit(1)
+)
+
+
+def usable_grant(
+    session: Session, *, department_id: int, entry_code: str, number: str | None = None
+) -> GrantTerms | None:
+    """The grant under which `department_id` reads `entry_code` now: the one named, or its newest one in force.
+    (A plain statement on the session's connection: the data service asks this on every call.)"""
+    row = (
+        session.connection()
+        .execute(_USABLE, {"department_id": department_id, "entry_code": entry_code, "now": utcnow(), "number": number})
+        .first()
+    )
+    if row is None:
+        return None
+    return GrantTerms(id=row.id, number=row.number, purpose=row.purpose, fields=tuple(row.fields), plain=row.plain)
