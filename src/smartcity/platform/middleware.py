@@ -25,20 +25,28 @@ class LocaleMiddleware:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
-            headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
-            cookie = SimpleCookie()
-            try:
-                cookie.load(headers.get("cookie", ""))
-            except Exception:
-                cookie = SimpleCookie()
-            chosen = cookie[LOCALE_COOKIE].value if LOCALE_COOKIE in cookie else None
-            scope.setdefault("state", {})["locale"] = negotiate(
-                chosen, headers.get("accept-language"), self.default_locale
-            )
+            raw_cookie = accept_language = None
+            for key, value in scope["headers"]:  # ASGI servers give header names in lower case
+                if key == b"cookie":
+                    raw_cookie = value.decode("latin-1")
+                elif key == b"accept-language":
+                    accept_language = value.decode("latin-1")
+            chosen = _locale_cookie(raw_cookie) if raw_cookie and LOCALE_COOKIE in raw_cookie else None
+            scope.setdefault("state", {})["locale"] = negotiate(chosen, accept_language, self.default_locale)
         await self.app(scope, receive, send)
 
 
+def _locale_cookie(raw: str) -> str | None:
+    cookie: SimpleCookie = SimpleCookie()
+    try:
+        cookie.load(raw)
+    except Exception:
+        return None
+    return cookie[LOCALE_COOKIE].value if LOCALE_COOKIE in cookie else None
+
+
 NUL_MARKERS = (b"\x00", b"\\u0000", b"%00")
+BODILESS = frozenset({"GET", "HEAD", "DELETE", "OPTIONS"})
 
 
 class BodyLimitMiddleware:
@@ -61,9 +69,12 @@ class BodyLimitMiddleware:
         if scope.get("method") in {"POST", "PUT"} and any(p.fullmatch(scope.get("path", "")) for p in self.streamed):
             await self.app(scope, receive, send)
             return
-        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
         if "\x00" in scope.get("path", "") or b"%00" in scope.get("query_string", b""):
             await self._refuse_nul(scope, send)
+            return
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+        if scope.get("method") in BODILESS and "content-length" not in headers and "transfer-encoding" not in headers:
+            await self.app(scope, receive, send)  # no body to limit or to look into
             return
         content_type = headers.get("content-type", "application/json").lower()
         if not any(kind in content_type for kind in LIMITED_TYPES):
