@@ -105,10 +105,21 @@ def serve(
     host: Annotated[str | None, typer.Option(help="bind address (SMARTCITY_HOST)")] = None,
     port: Annotated[int | None, typer.Option(help="port (SMARTCITY_PORT)")] = None,
     reload: bool = False,
+    workers: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            max=64,
+            help="server processes; one per core uses the machine (each limits the data service's rate on its own)",
+        ),
+    ] = 1,
 ) -> None:
     """Serve the console and APIs."""
     import uvicorn
 
+    if reload and workers > 1:
+        console.print("workers: --reload runs one process; leave out --workers or --reload", style="red")
+        raise typer.Exit(code=2)
     settings = get_settings()
     uvicorn.run(
         "smartcity.app:create_served_app",
@@ -116,6 +127,7 @@ def serve(
         host=host or settings.host,
         port=port or settings.port,
         reload=reload,
+        workers=workers,
         proxy_headers=False,
     )
 
