@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import fcntl
+import os
 import threading
 import uuid
 from collections.abc import Callable, Iterator
@@ -170,15 +172,34 @@ def write_beside(session: Session, write: Callable[[Session], object]) -> None:
     if session.get_bind().dialect.name != "sqlite":
         _write_now(session, write)
         return
-    # SQLite waits for its write lock by sleeping and polling (1, 2, 5, 10 … ms); the requests of one process queue
-    # on a lock of their own instead, each woken the moment the one before it commits.
-    with _SQLITE_BESIDE:
+    # SQLite waits for its write lock by sleeping and polling (1, 2, 5, 10 … ms), so under load a waiting writer
+    # can lose for seconds. These writes queue instead: the requests of one process on a lock of their own, the
+    # processes on a lock file beside the database (served by several processes); each is woken the moment the one
+    # before it commits.
+    with _SQLITE_BESIDE, _file_lock(session):
         if session.in_transaction():
             session.rollback()  # nothing was written: only the read snapshot ends
         _write_now(session, write)
 
 
 _SQLITE_BESIDE = threading.Lock()
+_LOCK_FILES: dict[str, int] = {}
+
+
+@contextmanager
+def _file_lock(session: Session) -> Iterator[None]:
+    database = session.get_bind().engine.url.database
+    if not database or database == ":memory:":
+        yield
+        return
+    descriptor = _LOCK_FILES.get(database)
+    if descriptor is None:  # under _SQLITE_BESIDE: one descriptor per database and process
+        descriptor = _LOCK_FILES[database] = os.open(f"{database}-beside.lock", os.O_RDWR | os.O_CREAT, 0o600)
+    fcntl.flock(descriptor, fcntl.LOCK_EX)
+    try:
+        yield
+    finally:
+        fcntl.flock(descriptor, fcntl.LOCK_UN)
 
 
 def _write_now(session: Session, write: Callable[[Session], object]) -> None:
