@@ -7,7 +7,6 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from urllib.parse import quote
 
-from anyio import to_thread
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
@@ -23,7 +22,7 @@ from smartcity.platform.identity.deps import LoginRequired
 from smartcity.platform.identity.module import module as identity_module
 from smartcity.platform.jobs import service as jobs
 from smartcity.platform.jobs.worker import Worker
-from smartcity.platform.middleware import BodyLimitMiddleware, LocaleMiddleware
+from smartcity.platform.middleware import BodyLimitMiddleware, ConcurrencyMiddleware, LocaleMiddleware
 from smartcity.platform.modules import Module
 from smartcity.platform.permissions import REGISTRY, api_routes, assert_every_route_guarded
 
@@ -65,22 +64,8 @@ def declare_permissions(modules: tuple[Module, ...] = MODULES) -> None:
         events.register(module.reactions)
 
 
-def _limit_threads(app: FastAPI) -> None:
-    """Run at most `server_threads` requests at once in this process. AnyIO's default of 40 lets forty requests
-    take turns on one GIL: each waits for the others, and a busy process serves fewer requests, each far slower;
-    a request beyond the limit waits in the event loop, which costs nothing."""
-    to_thread.current_default_thread_limiter().total_tokens = app.state.server_threads
-
-
-@asynccontextmanager
-async def _served(app: FastAPI) -> AsyncIterator[None]:
-    _limit_threads(app)
-    yield
-
-
 @asynccontextmanager
 async def _with_worker(app: FastAPI) -> AsyncIterator[None]:
-    _limit_threads(app)
     worker = Worker()
     worker.start()
     try:
@@ -98,7 +83,7 @@ def create_app(settings: Settings | None = None, *, with_worker: bool = False) -
     """Build the app from MODULES; refuses to start if any route lacks a permission rule."""
     settings = settings or get_settings()
     app = FastAPI(
-        lifespan=_with_worker if with_worker else _served,
+        lifespan=_with_worker if with_worker else None,
         title="smartcity",
         version=smartcity.__version__,
         description="Smart city platform API: resource catalogue, identity and audit. "
@@ -106,7 +91,6 @@ def create_app(settings: Settings | None = None, *, with_worker: bool = False) -
         "Errors are RFC 9457 problem+json.",
     )
     app.state.modules = MODULES
-    app.state.server_threads = settings.server_threads
     declare_permissions()
     for module in MODULES:
         for folder in module.template_dirs:
@@ -120,5 +104,6 @@ def create_app(settings: Settings | None = None, *, with_worker: bool = False) -
     streamed = [pattern for module in MODULES for pattern in module.streamed_uploads]
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes, streamed=streamed)
     app.add_middleware(LocaleMiddleware, default_locale=settings.default_locale)
+    app.add_middleware(ConcurrencyMiddleware, limit=settings.server_concurrency, exempt=streamed)
     assert_every_route_guarded(module_routers(MODULES))
     return app

@@ -44,11 +44,11 @@ class Settings(BaseSettings):
     timezone: str = Field(
         default="Asia/Shanghai", description="Time zone of dates and times in department data that carry none."
     )
-    server_threads: int = Field(
+    server_concurrency: int = Field(
         default=8,
         ge=1,
-        le=200,
-        description="requests one server process runs at once (its thread pool); more only wait for the GIL",
+        le=1000,
+        description="requests one server process works on at once; the others wait their turn",
     )
     run_worker: bool = Field(
         default=True, description="`smartcity serve` also runs the background job worker (batches, scheduled pulls)."

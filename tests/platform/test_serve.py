@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import socket
@@ -10,11 +11,18 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import AsyncIterator
 from pathlib import Path
 
+import httpx
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, Response, StreamingResponse
+from starlette.routing import Route
 from typer.testing import CliRunner
 
 from smartcity.cli import app as cli
+from smartcity.platform.middleware import ConcurrencyMiddleware
 
 
 def _free_port() -> int:
@@ -71,17 +79,37 @@ def test_two_workers_serve_the_same_port(tmp_path: Path) -> None:
         server.wait(timeout=30)
 
 
-def test_a_server_process_runs_at_most_server_threads_requests_at_once() -> None:
-    import anyio
-    from anyio import to_thread
+def test_at_most_the_limit_of_requests_are_worked_on_at_once() -> None:
+    busy = {"now": 0, "most": 0}
 
-    from smartcity.app import _served, create_app
-    from smartcity.config import Settings
+    async def slow(request: Request) -> Response:
+        busy["now"] += 1
+        busy["most"] = max(busy["most"], busy["now"])
+        await asyncio.sleep(0.05)
+        busy["now"] -= 1
+        return PlainTextResponse("done")
 
-    app = create_app(Settings(server_threads=3))
+    async def stream(request: Request) -> Response:
+        async def body() -> AsyncIterator[bytes]:
+            await asyncio.sleep(0.3)  # streams after its response started: outside the limit
+            yield b"rows"
 
-    async def limit_inside_the_lifespan() -> float:
-        async with _served(app):
-            return to_thread.current_default_thread_limiter().total_tokens
+        return StreamingResponse(body())
 
-    assert anyio.run(limit_inside_the_lifespan) == 3
+    app = ConcurrencyMiddleware(Starlette(routes=[Route("/slow", slow), Route("/stream", stream)]), limit=2)
+
+    async def run() -> tuple[list[int], float]:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            streams = [asyncio.create_task(client.get("/stream")) for _ in range(2)]
+            await asyncio.sleep(0.05)
+            started = time.perf_counter()
+            answers = await asyncio.gather(*(client.get("/slow") for _ in range(6)))
+            waited = time.perf_counter() - started
+            await asyncio.gather(*streams)
+        return [a.status_code for a in answers], waited
+
+    statuses, waited = asyncio.run(run())
+    assert statuses == [200] * 6
+    assert busy["most"] == 2
+    assert waited < 0.3, "the streaming responses held their turns while streaming"

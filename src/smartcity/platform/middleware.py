@@ -1,7 +1,8 @@
-"""ASGI middleware: locale negotiation and the request body limit."""
+"""ASGI middleware: how many requests run at once, locale negotiation and the request body limit."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 from collections.abc import Iterable
@@ -13,6 +14,46 @@ from smartcity.platform.errors import PROBLEM_MEDIA_TYPE, problem_type_uri
 from smartcity.platform.i18n import gettext, negotiate
 
 LOCALE_COOKIE = "sc_lang"
+
+
+class ConcurrencyMiddleware:
+    """Works on at most `limit` HTTP requests at once; the next waits in the event loop, holding nothing.
+
+    A request's handlers run on threads, and every thread of a process shares one GIL: forty requests at once (the
+    thread pool's size) take turns in slices, each holds its database connection while it waits, and a busy process
+    serves fewer requests, each far slower. A request leaves the limit when its response starts: its queries and
+    commit are done by then, and a long download streams outside it. Uploads that modules read as a stream
+    (`exempt`) are not counted: a slow sender would hold a turn for minutes.
+    """
+
+    def __init__(self, app: ASGIApp, limit: int, exempt: Iterable[str] = ()) -> None:
+        self.app = app
+        self.limit = limit
+        self.exempt = [re.compile(pattern) for pattern in exempt]
+        self._slots: asyncio.Semaphore | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or any(p.fullmatch(scope.get("path", "")) for p in self.exempt):
+            await self.app(scope, receive, send)
+            return
+        if self._slots is None:  # made in the server's event loop
+            self._slots = asyncio.Semaphore(self.limit)
+        slots = self._slots
+        await slots.acquire()
+        held = True
+
+        async def send_and_leave(message: Message) -> None:
+            nonlocal held
+            if held and message["type"] == "http.response.start":
+                held = False
+                slots.release()
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_and_leave)
+        finally:
+            if held:
+                slots.release()
 LIMITED_TYPES = ("application/json", "application/x-www-form-urlencoded", "+json", "text/")
 
 
