@@ -35,6 +35,7 @@ bench: migrate
 	$(BIN)/python bench/catalog_search.py
 	$(BIN)/python bench/ingest.py
 	$(BIN)/python bench/linkage.py
+	$(BIN)/python bench/data_service.py
 
 lint: install
 	$(BIN)/ruff check src tests bench
