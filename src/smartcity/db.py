@@ -164,7 +164,7 @@ def write_beside(session: Session, write: Callable[[Session], object]) -> None:
     On SQLite a read transaction cannot take the write lock once another writer has moved past its snapshot
     ("database is locked"), so the read transaction ends first and the write begins holding the lock.
     """
-    if session.info.get(WRITES):
+    if session.info.get(WRITES) or _holds_sqlite_lock(session):
         write(session)
         return
     if session.in_transaction() and (session.new or session.dirty or session.deleted):
@@ -183,6 +183,16 @@ def write_beside(session: Session, write: Callable[[Session], object]) -> None:
 
 
 _SQLITE_BESIDE = threading.Lock()
+
+
+def _holds_sqlite_lock(session: Session) -> bool:
+    """Whether the session's transaction already holds SQLite's write lock (another session on the same connection
+    began it for writing, as the sessions of one unit of work or of a test's shared transaction do)."""
+    if session.get_bind().dialect.name != "sqlite" or not session.in_transaction():
+        return False
+    return bool(session.connection().get_execution_options().get("sqlite_immediate"))
+
+
 _LOCK_FILES: dict[str, int] = {}
 
 
