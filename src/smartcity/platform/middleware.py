@@ -54,6 +54,8 @@ class ConcurrencyMiddleware:
         finally:
             if held:
                 slots.release()
+
+
 LIMITED_TYPES = ("application/json", "application/x-www-form-urlencoded", "+json", "text/")
 
 
