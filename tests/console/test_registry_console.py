@@ -8,11 +8,13 @@ import datetime as dt
 import re
 from collections.abc import Iterator
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from playwright.sync_api import Page, expect
 
 from smartcity import db as dbmod
+from smartcity.config import get_settings
 from smartcity.db import utcnow
 from smartcity.ingest import pipeline
 from smartcity.ingest import service as batches
@@ -31,6 +33,8 @@ pytestmark = pytest.mark.console
 REGISTER = "330281-GAJ-00077"
 OTHER = "330281-RSJ-00078"
 TEN_DAYS_AGO = utcnow() - dt.timedelta(days=10)
+# 截至 a date means the end of that day in the city's time (between 16:00 and 24:00 UTC it is already the next day)
+TEN_DAYS_AGO_IN_THE_CITY = TEN_DAYS_AGO.astimezone(ZoneInfo(get_settings().timezone)).date().isoformat()
 
 
 def _feed(code: str, trust: int) -> None:
@@ -89,9 +93,9 @@ def test_find_a_person_and_read_the_record_as_of_a_date(
     page.screenshot(path=str(artifacts / "registry-record.png"), full_page=True)
 
     # As the registry knew it ten days ago: the register alone.
-    page.get_by_label("截至").fill(TEN_DAYS_AGO.date().isoformat())
+    page.get_by_label("截至").fill(TEN_DAYS_AGO_IN_THE_CITY)
     page.get_by_role("button", name="显示").click()
-    expect(page).to_have_url(re.compile(r"as_of=" + TEN_DAYS_AGO.date().isoformat()))
+    expect(page).to_have_url(re.compile(r"as_of=" + TEN_DAYS_AGO_IN_THE_CITY))
     expect(page.locator("#sources")).to_contain_text(REGISTER)
     expect(page.locator("#sources")).not_to_contain_text(OTHER)
     page.get_by_role("link", name="当前").click()
