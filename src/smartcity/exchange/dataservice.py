@@ -29,7 +29,6 @@ from smartcity.catalog import service as catalog
 from smartcity.catalog.schemas import EntryRead, FieldSpec
 from smartcity.catalog.vocab import FieldType
 from smartcity.config import get_settings
-from smartcity.db import write_beside
 from smartcity.exchange import masks, sharing
 from smartcity.exchange.models import Grant
 from smartcity.exchange.permissions import EXCHANGE_DATA
@@ -337,23 +336,19 @@ def _rows(rows: Sequence[Any], names: list[str], access: Access) -> list[dict[st
 
 def _audit(session: Session, by: Principal, access: Access, *, query: dict[str, Any], rows: int) -> None:
     grant = access.grant
-    detail = {
-        "entry": access.entry.code,
-        "purpose": grant.purpose if grant else "providing department",
-        "query": query,
-        "rows": rows,
-        "masked": sorted(access.masks),
-    }
-    write_beside(
+    audit.record_read(
         session,
-        lambda writer: audit.record(
-            writer,
-            actor=by.actor(),
-            action="exchange.data.read",
-            target_type="exchange_grant" if grant else "catalog_entry",
-            target_id=grant.number if grant else access.entry.code,
-            detail=detail,
-        ),
+        actor=by.actor(),
+        action="exchange.data.read",
+        target_type="exchange_grant" if grant else "catalog_entry",
+        target_id=grant.number if grant else access.entry.code,
+        detail={
+            "entry": access.entry.code,
+            "purpose": grant.purpose if grant else "providing department",
+            "query": query,
+            "rows": rows,
+            "masked": sorted(access.masks),
+        },
     )
 
 

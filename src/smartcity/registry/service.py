@@ -10,7 +10,7 @@ from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import Session
 
 from smartcity.catalog import service as catalog
-from smartcity.db import utcnow, write_beside
+from smartcity.db import utcnow
 from smartcity.ingest import service as hub
 from smartcity.platform import masking
 from smartcity.platform.audit import service as audit
@@ -394,17 +394,13 @@ def get_golden(
         .order_by(GoldenVersion.valid_from)
     ).all()
     if plain and PERSONAL[kind]:
-        detail = {"kind": kind.value, "as_of": as_of.isoformat() if as_of else None}
-        write_beside(
+        audit.record_read(
             session,
-            lambda writer: audit.record(
-                writer,
-                actor=by.actor(),
-                action="registry.golden.read_plain",
-                target_type="registry_golden",
-                target_id=golden.number,
-                detail=detail,
-            ),
+            actor=by.actor(),
+            action="registry.golden.read_plain",
+            target_type="registry_golden",
+            target_id=golden.number,
+            detail={"kind": kind.value, "as_of": as_of.isoformat() if as_of else None},
         )
     return GoldenRead(
         number=golden.number,

@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 from smartcity.catalog import service as catalog
 from smartcity.catalog.schemas import EntryRead, FieldSpec
 from smartcity.catalog.vocab import FieldType, OpenType
-from smartcity.db import session_factory, write_beside
+from smartcity.db import session_factory
 from smartcity.exchange.models import PortalAccount
 from smartcity.exchange.opendata import accounts
 from smartcity.ingest import service as hub
@@ -257,14 +257,11 @@ def export_chunks(entry: EntryRead, names: list[str]) -> Iterator[list[dict[str,
 
 
 def _audit(session: Session, account: PortalAccount | None, entry: EntryRead, count: int) -> None:
-    write_beside(
+    audit.record_read(
         session,
-        lambda writer: audit.record(
-            writer,
-            actor=accounts.actor(account),
-            action="open.data.read" if count >= 0 else "open.data.download",
-            target_type="catalog_entry",
-            target_id=entry.code,
-            detail={"rows": count} if count >= 0 else {},
-        ),
+        actor=accounts.actor(account),
+        action="open.data.read" if count >= 0 else "open.data.download",
+        target_type="catalog_entry",
+        target_id=entry.code,
+        detail={"rows": count} if count >= 0 else {},
     )

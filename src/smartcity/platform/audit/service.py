@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import Select, insert, select, update
 from sqlalchemy.orm import Session
 
-from smartcity.db import utcnow
+from smartcity.db import utcnow, write_beside
 from smartcity.platform.audit.models import AuditEntry, AuditHead
 from smartcity.platform.errors import InvalidInput
 from smartcity.platform.i18n import N_
@@ -132,6 +132,25 @@ def record(
         connection.execute(_INSERT_HEAD, {"id": HEAD_ID, "seq": seq, "hash": digest})
     else:
         connection.execute(_MOVE_HEAD, {"seq": seq, "hash": digest})
+
+
+def record_read(
+    session: Session,
+    *,
+    actor: Actor,
+    action: str,
+    target_type: str | None = None,
+    target_id: str | int | None = None,
+    detail: Mapping[str, Any] | None = None,
+) -> None:
+    """Append the entry a read owes, committed at once beside the reading session (db.write_beside), so the read
+    holds no lock on the audit chain while it builds its answer."""
+    write_beside(
+        session,
+        lambda writer: record(
+            writer, actor=actor, action=action, target_type=target_type, target_id=target_id, detail=detail
+        ),
+    )
 
 
 @dataclass(frozen=True)
