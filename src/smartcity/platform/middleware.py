@@ -33,7 +33,7 @@ class ConcurrencyMiddleware:
         self._slots: asyncio.Semaphore | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or any(p.fullmatch(scope.get("path", "")) for p in self.exempt):
+        if scope["type"] != "http" or _streamed(scope, self.exempt):
             await self.app(scope, receive, send)
             return
         if self._slots is None:  # made in the server's event loop
@@ -90,6 +90,12 @@ def _locale_cookie(raw: str) -> str | None:
 
 NUL_MARKERS = (b"\x00", b"\\u0000", b"%00")
 BODILESS = frozenset({"GET", "HEAD", "DELETE", "OPTIONS"})
+BODY_HEADERS = frozenset({b"content-length", b"transfer-encoding"})  # ASGI servers give header names in lower case
+
+
+def _streamed(scope: Scope, patterns: list[re.Pattern[str]]) -> bool:
+    """An upload that its module reads as a stream (POST or PUT to one of `patterns`)."""
+    return scope.get("method") in {"POST", "PUT"} and any(p.fullmatch(scope.get("path", "")) for p in patterns)
 
 
 class BodyLimitMiddleware:
@@ -109,16 +115,16 @@ class BodyLimitMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        if scope.get("method") in {"POST", "PUT"} and any(p.fullmatch(scope.get("path", "")) for p in self.streamed):
+        if _streamed(scope, self.streamed):
             await self.app(scope, receive, send)
             return
         if "\x00" in scope.get("path", "") or b"%00" in scope.get("query_string", b""):
             await self._refuse_nul(scope, send)
             return
-        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
-        if scope.get("method") in BODILESS and "content-length" not in headers and "transfer-encoding" not in headers:
+        if scope.get("method") in BODILESS and not any(k in BODY_HEADERS for k, _ in scope["headers"]):
             await self.app(scope, receive, send)  # no body to limit or to look into
             return
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
         content_type = headers.get("content-type", "application/json").lower()
         if not any(kind in content_type for kind in LIMITED_TYPES):
             await self.app(scope, receive, send)
