@@ -197,6 +197,21 @@ def ingest_text(
     return submission
 
 
+def load_text(code: str, text: str, name: str | None = None) -> int:
+    """Submit a CSV text to `code` as the platform administrator, commit, and process the batch as the worker would
+    (for tests whose server reads through connections of its own); returns the batch id."""
+    from smartcity import db as dbmod
+    from smartcity.ingest import pipeline
+    from smartcity.ingest import service as batches
+    from smartcity.ingest.vocab import Source
+
+    with dbmod.unit_of_work() as session:
+        stored = store_text(text, name or f"{code}.csv")
+        batch_id = int(batches.submit_batch(session, by=root(), code=code, stored=stored, source=Source.CLI).batch.id)
+    pipeline.process_batch(batch_id)
+    return batch_id
+
+
 def add_rules(session: Session, code: str = PERSON_CODE) -> None:
     """The rules the schema suggests (resident ID with birth date and sex, sex codes, phone, towns)."""
     from smartcity.ingest import ruleset

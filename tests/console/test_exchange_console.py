@@ -12,13 +12,10 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from smartcity import db as dbmod
-from smartcity.ingest import pipeline
-from smartcity.ingest import service as batches
-from smartcity.ingest.vocab import Source
 from smartcity.platform.permissions import Role
 from tests.console.conftest import Account, LiveServer
 from tests.console.test_catalog_console import sign_in
-from tests.factories import make_department, make_entry, make_user, root, store_text
+from tests.factories import load_text, make_department, make_entry, make_user
 
 pytestmark = pytest.mark.console
 
@@ -35,13 +32,6 @@ ROAD_FIELDS = [
     {"name": "road_code", "title": "道路编码", "required": True, "key": True},
     {"name": "road_name", "title": "道路名称", "required": True},
 ]
-
-
-def _ingest(code: str, text: str) -> None:
-    with dbmod.unit_of_work() as session:
-        stored = store_text(text, f"{code}.csv")
-        batch = batches.submit_batch(session, by=root(), code=code, stored=stored, source=Source.CLI).batch.id
-    pipeline.process_batch(batch)
 
 
 @pytest.fixture(scope="module")
@@ -81,9 +71,9 @@ def entries(live_server: LiveServer) -> None:
             open_type="conditional",
             open_condition="仅限非商业研究使用",
         )
-    _ingest(PEOPLE, "resident_id,full_name,town_code\n330281195201205823,张三,330281004\n")
-    _ingest(ROADS, "road_code,road_name\nR01,新建北路\nR02,阳明西路\n")
-    _ingest(PLACES, "road_code,road_name\nP01,河姆渡遗址博物馆\n")
+    load_text(PEOPLE, "resident_id,full_name,town_code\n330281195201205823,张三,330281004\n")
+    load_text(ROADS, "road_code,road_name\nR01,新建北路\nR02,阳明西路\n")
+    load_text(PLACES, "road_code,road_name\nP01,河姆渡遗址博物馆\n")
 
 
 def test_request_approve_and_subscribe(page: Page, live_server: LiveServer, entries: None, artifacts: Path) -> None:

@@ -16,16 +16,13 @@ from playwright.sync_api import Page, expect
 from smartcity import db as dbmod
 from smartcity.config import get_settings
 from smartcity.db import utcnow
-from smartcity.ingest import pipeline
-from smartcity.ingest import service as batches
-from smartcity.ingest.vocab import Source
 from smartcity.registry import resolve as resolver
 from smartcity.registry import service as registry
 from smartcity.registry.schemas import FeedIn
 from smartcity.registry.vocab import Kind
 from tests.console.conftest import LiveServer
 from tests.console.test_catalog_console import sign_in
-from tests.factories import make_person_entry, root, store_text
+from tests.factories import load_text, make_person_entry, root
 from tests.registry.test_service import ATTRIBUTES, _csv, _population
 
 pytestmark = pytest.mark.console
@@ -54,10 +51,7 @@ def resolved(live_server: LiveServer) -> Iterator[dict[str, Any]]:
         make_person_entry(session, code=REGISTER)
         make_person_entry(session, code=OTHER, department="RSJ")
     for code, frame in ((REGISTER, people), (OTHER, other)):
-        with dbmod.unit_of_work() as session:
-            stored = store_text(_csv(frame), f"{code}.csv")
-            batch_id = batches.submit_batch(session, by=root(), code=code, stored=stored, source=Source.CLI).batch.id
-        pipeline.process_batch(batch_id)
+        load_text(code, _csv(frame))
     _feed(REGISTER, 1)
     with dbmod.unit_of_work() as session:
         registry.start_resolution(session, by=root(), kind=Kind.PERSON, now=TEN_DAYS_AGO)

@@ -21,10 +21,7 @@ from smartcity.catalog.schemas import EntryUpdate
 from smartcity.exchange.opendata import accounts, portal
 from smartcity.exchange.opendata.ckan import ckan_id
 from smartcity.exchange.opendata.schemas import AccountIn, AgreementIn
-from smartcity.ingest import pipeline
-from smartcity.ingest import service as batches
-from smartcity.ingest.vocab import Source
-from tests.factories import make_department, make_entry, root, store_text
+from tests.factories import load_text, make_department, make_entry, root
 from tests.servers import serve
 
 ROADS = "330281-JTJ-00091"
@@ -49,13 +46,6 @@ ROADS_CSV = (
 )
 ADDRESSES_CSV = "address_code,full_address,longitude\nA1,浙江省宁波市余姚市梨洲街道新建北路12号,121.154\n"
 CONDITIONS = "仅用于城市规划研究，不得用于商业用途，引用须注明来源"
-
-
-def _ingest(code: str, text: str) -> None:
-    with dbmod.unit_of_work() as session:
-        stored = store_text(text, f"{code}.csv")
-        batch = batches.submit_batch(session, by=root(), code=code, stored=stored, source=Source.CLI).batch.id
-    pipeline.process_batch(batch)
 
 
 @pytest.fixture(scope="module")
@@ -112,8 +102,8 @@ def portal_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, 
             sharing_condition="依法共享",
             open_type="none",
         )
-    _ingest(ROADS, ROADS_CSV)
-    _ingest(ADDRESSES, ADDRESSES_CSV)
+    load_text(ROADS, ROADS_CSV)
+    load_text(ADDRESSES, ADDRESSES_CSV)
     try:
         with serve(app) as url:
             yield url, engine
