@@ -164,7 +164,7 @@ def write_beside(session: Session, write: Callable[[Session], object]) -> None:
     On SQLite a read transaction cannot take the write lock once another writer has moved past its snapshot
     ("database is locked"), so the read transaction ends first and the write begins holding the lock.
     """
-    if session.info.get(WRITES) or _holds_sqlite_lock(session):
+    if writes_in_place(session):
         write(session)
         return
     if session.in_transaction() and (session.new or session.dirty or session.deleted):
@@ -183,6 +183,12 @@ def write_beside(session: Session, write: Callable[[Session], object]) -> None:
 
 
 _SQLITE_BESIDE = threading.Lock()
+
+
+def writes_in_place(session: Session) -> bool:
+    """Whether write_beside would write in the session's own transaction (it writes anyway) rather than commit at
+    once beside it."""
+    return bool(session.info.get(WRITES)) or _holds_sqlite_lock(session)
 
 
 def _holds_sqlite_lock(session: Session) -> bool:

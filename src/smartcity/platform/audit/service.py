@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -12,7 +13,7 @@ from typing import Any
 from sqlalchemy import Select, insert, select, update
 from sqlalchemy.orm import Session
 
-from smartcity.db import utcnow, write_beside
+from smartcity.db import utcnow, write_beside, writes_in_place
 from smartcity.platform.audit.models import AuditEntry, AuditHead
 from smartcity.platform.errors import InvalidInput
 from smartcity.platform.i18n import N_
@@ -92,6 +93,53 @@ _INSERT_HEAD = insert(AuditHead)
 _MOVE_HEAD = update(AuditHead).where(AuditHead.id == HEAD_ID)
 
 
+def _content(
+    *,
+    actor: Actor,
+    action: str,
+    target_type: str | None,
+    target_id: str | int | None,
+    outcome: str,
+    detail: Mapping[str, Any] | None,
+) -> dict[str, Any]:
+    """An entry's content before its place in the chain (seq, time, previous hash) is known."""
+    return {
+        "actor": actor.label,
+        "actor_user_id": actor.user_id,
+        "department_id": actor.department_id,
+        "action": action,
+        "outcome": outcome,
+        "target_type": target_type,
+        "target_id": None if target_id is None else str(target_id),
+        "ip": actor.ip,
+        # Round-trip through JSON so the stored detail hashes the same when read back.
+        "detail": json.loads(json.dumps(dict(detail or {}), ensure_ascii=False, default=str)),
+    }
+
+
+def _append(session: Session, contents: list[dict[str, Any]]) -> None:
+    """Chain `contents` after the head in the session's transaction: the head is read locked and moved once.
+
+    The entries and the head are written as plain statements on the session's connection (no objects, no flush of
+    their own): every audited read writes one, so this is on the data service's hot path."""
+    session.flush()  # the change they record is written first, as the session would before any query
+    connection = session.connection()
+    head = connection.execute(_HEAD).first()
+    seq, prev_hash = (head.seq, head.hash) if head is not None else (0, GENESIS_HASH)
+    now = utcnow()
+    rows = []
+    for content in contents:
+        seq += 1
+        chained = {**content, "seq": seq, "occurred_at": now, "prev_hash": prev_hash}
+        prev_hash = entry_digest(**chained)
+        rows.append({**chained, "hash": prev_hash})
+    connection.execute(_INSERT_ENTRY, rows)
+    if head is None:
+        connection.execute(_INSERT_HEAD, {"id": HEAD_ID, "seq": seq, "hash": prev_hash})
+    else:
+        connection.execute(_MOVE_HEAD, {"seq": seq, "hash": prev_hash})
+
+
 def record(
     session: Session,
     *,
@@ -102,36 +150,63 @@ def record(
     outcome: str = "success",
     detail: Mapping[str, Any] | None = None,
 ) -> None:
-    """Append an entry in the caller's transaction; it commits or rolls back with the change it records.
+    """Append an entry in the caller's transaction; it commits or rolls back with the change it records."""
+    content = _content(
+        actor=actor, action=action, target_type=target_type, target_id=target_id, outcome=outcome, detail=detail
+    )
+    _append(session, [content])
 
-    The entry and the head are written as plain statements on the session's connection (no objects, no flush of
-    their own): every audited read writes one, so this is on the data service's hot path."""
-    session.flush()  # the change it records is written first, as the session would before any query
-    connection = session.connection()
-    head = connection.execute(_HEAD).first()
-    seq, prev_hash = (head.seq + 1, head.hash) if head is not None else (1, GENESIS_HASH)
-    # Round-trip through JSON so the stored detail hashes the same when read back.
-    clean_detail = json.loads(json.dumps(dict(detail or {}), ensure_ascii=False, default=str))
-    content: dict[str, Any] = {
-        "seq": seq,
-        "occurred_at": utcnow(),
-        "actor": actor.label,
-        "actor_user_id": actor.user_id,
-        "department_id": actor.department_id,
-        "action": action,
-        "outcome": outcome,
-        "target_type": target_type,
-        "target_id": None if target_id is None else str(target_id),
-        "ip": actor.ip,
-        "detail": clean_detail,
-        "prev_hash": prev_hash,
-    }
-    digest = entry_digest(**content)
-    connection.execute(_INSERT_ENTRY, {**content, "hash": digest})
-    if head is None:
-        connection.execute(_INSERT_HEAD, {"id": HEAD_ID, "seq": seq, "hash": digest})
-    else:
-        connection.execute(_MOVE_HEAD, {"seq": seq, "hash": digest})
+
+class AuditWriteFailed(RuntimeError):
+    """The group commit that carried a read's entry failed, so the read is refused."""
+
+
+@dataclass
+class _Owed:
+    content: dict[str, Any]
+    done: bool = False
+    error: BaseException | None = None
+
+
+class _ReadJournal:
+    """Group commit of the entries reads owe.
+
+    Each read waits until its entry is committed before it answers. The entries of reads that arrive while one
+    commit is under way queue up, and the first of them, once that commit ends, writes them all in one
+    transaction: one lock of the chain's head, one insert, one move of the head and one commit for many reads,
+    where each read alone would take the head lock (the lock every audited write queues on) for all of them."""
+
+    def __init__(self) -> None:
+        self._changed = threading.Condition()
+        self._queue: list[_Owed] = []
+        self._writing = False
+
+    def append(self, session: Session, owed: _Owed) -> None:
+        with self._changed:
+            self._queue.append(owed)
+            while self._writing and not owed.done:
+                self._changed.wait()
+            if owed.done:  # another read's commit carried it
+                if owed.error is not None:
+                    raise AuditWriteFailed("the audit entry of this read could not be written") from owed.error
+                return
+            batch, self._queue = self._queue, []
+            self._writing = True
+        error: BaseException | None = None
+        try:
+            write_beside(session, lambda writer: _append(writer, [item.content for item in batch]))
+        except BaseException as exc:
+            error = exc
+            raise
+        finally:
+            with self._changed:
+                for item in batch:
+                    item.done, item.error = True, error
+                self._writing = False
+                self._changed.notify_all()
+
+
+_READS = _ReadJournal()
 
 
 def record_read(
@@ -143,14 +218,16 @@ def record_read(
     target_id: str | int | None = None,
     detail: Mapping[str, Any] | None = None,
 ) -> None:
-    """Append the entry a read owes, committed at once beside the reading session (db.write_beside), so the read
-    holds no lock on the audit chain while it builds its answer."""
-    write_beside(
-        session,
-        lambda writer: record(
-            writer, actor=actor, action=action, target_type=target_type, target_id=target_id, detail=detail
-        ),
+    """Append the entry a read owes and return once it is committed, beside the reading session
+    (db.write_beside) so the read holds no lock on the audit chain while it builds its answer. Concurrent reads of
+    one process share one commit (_ReadJournal). A session that writes anyway records it in its own transaction."""
+    content = _content(
+        actor=actor, action=action, target_type=target_type, target_id=target_id, outcome="success", detail=detail
     )
+    if writes_in_place(session):
+        _append(session, [content])
+        return
+    _READS.append(session, _Owed(content))
 
 
 @dataclass(frozen=True)
