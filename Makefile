@@ -26,9 +26,10 @@ demo: migrate
 run: demo
 	$(BIN)/smartcity serve
 
-## make test: the same bootstrap, then the whole suite (SQLite and PostgreSQL, console in Chromium)
+## make test: the same bootstrap, then the whole suite (SQLite and PostgreSQL, console in Chromium), one worker
+## process per core; the tests of one file stay on one worker (they share its fixtures)
 test: migrate
-	$(BIN)/pytest $(PYTEST_ARGS)
+	$(BIN)/pytest -n auto --dist loadscope $(PYTEST_ARGS)
 
 ## make bench: benchmarks, each printing its figure beside its baseline
 bench: migrate
