@@ -13,7 +13,7 @@ from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 import smartcity
-from smartcity import catalog, exchange, ingest, registry, web
+from smartcity import catalog, exchange, ingest, iot, registry, web
 from smartcity.config import Settings, get_settings
 from smartcity.platform import events
 from smartcity.platform.audit.module import module as audit_module
@@ -35,6 +35,7 @@ MODULES: tuple[Module, ...] = (
     ingest.module,
     registry.module,
     exchange.module,
+    iot.module,
 )
 
 STATIC_DIR = Path(web.__file__).parent / "static"

@@ -83,6 +83,25 @@ class Settings(BaseSettings):
         default=8, ge=1, le=20, description="Attempts to push one delivery to a webhook before it is a dead letter."
     )
     exchange_push_timeout: float = Field(default=10.0, gt=0, description="Seconds a webhook may take to answer.")
+    iot_max_message_bytes: int = Field(
+        default=4096, ge=64, le=1 << 20, description="Largest telemetry message a device may send (bytes)."
+    )
+    iot_max_clock_ahead_seconds: int = Field(
+        default=300, ge=0, description="How far ahead of the platform's clock a device's timestamp may be."
+    )
+    iot_max_age_days: int = Field(default=7, ge=1, description="Oldest observation a device may still deliver (days).")
+    iot_device_rate: float = Field(
+        default=5.0, gt=0, description="Messages per second one device may send on average (more are refused)."
+    )
+    iot_device_burst: int = Field(default=60, ge=1, description="Messages one device may send at once.")
+    mqtt_url: str = Field(
+        default="",
+        description="The MQTT broker devices publish to, e.g. mqtt://127.0.0.1:1883; empty: `smartcity serve` "
+        "starts an embedded broker (amqtt) for development.",
+    )
+    mqtt_topic_prefix: str = Field(
+        default="smartcity", description="Devices publish to <prefix>/devices/<device code>/telemetry."
+    )
     public_url: str = Field(
         default="http://127.0.0.1:8000",
         description="The address people and clients reach the platform at (links in the open-data API and DCAT).",

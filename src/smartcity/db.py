@@ -12,7 +12,9 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import DateTime, Engine, MetaData, create_engine, event, text
+from sqlalchemy import DateTime, Engine, Insert, MetaData, Table, create_engine, event, text
+from sqlalchemy.dialects import postgresql as postgresql_dialect
+from sqlalchemy.dialects import sqlite as sqlite_dialect
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
@@ -183,6 +185,24 @@ def write_beside(session: Session, write: Callable[[Session], object]) -> None:
 
 
 _SQLITE_BESIDE = threading.Lock()
+
+
+def insert_skipping_existing(session: Session, table: Table) -> Insert:
+    """INSERT of rows whose key may exist already: those are skipped (ON CONFLICT DO NOTHING, on both stores)."""
+    dialect = session.get_bind().dialect.name
+    module = sqlite_dialect if dialect == "sqlite" else postgresql_dialect
+    return module.insert(table).on_conflict_do_nothing()
+
+
+def insert_or_add(session: Session, table: Table, *, key: list[str], add: list[str], replace: list[str]) -> Insert:
+    """INSERT that, where a row with the same `key` exists, adds the new `add` columns to it and takes the new
+    `replace` columns (ON CONFLICT DO UPDATE, on both stores): counters kept in one statement."""
+    dialect = session.get_bind().dialect.name
+    module = sqlite_dialect if dialect == "sqlite" else postgresql_dialect
+    stmt = module.insert(table)
+    changes: dict[str, Any] = {name: table.c[name] + stmt.excluded[name] for name in add}
+    changes.update({name: stmt.excluded[name] for name in replace})
+    return stmt.on_conflict_do_update(index_elements=key, set_=changes)
 
 
 def writes_in_place(session: Session) -> bool:

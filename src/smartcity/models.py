@@ -12,6 +12,7 @@ MODEL_MODULES = (
     "smartcity.ingest.models",
     "smartcity.registry.models",
     "smartcity.exchange.models",
+    "smartcity.iot.models",
 )
 
 

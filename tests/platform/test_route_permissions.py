@@ -55,6 +55,9 @@ HOLDERS: dict[str, frozenset[Role]] = {
     "exchange.data": frozenset({DA, DS}),
     "exchange.subscribe": frozenset({PA, DA}),
     "exchange.oversee": frozenset({PA}),
+    "iot.read": EVERYONE,
+    "iot.manage": frozenset({PA, DA}),
+    "iot.oversee": frozenset({PA, AU}),
 }
 
 # Every route of the platform and the permission it needs.
@@ -233,6 +236,16 @@ ROUTES: dict[tuple[str, str], str] = {
     ("GET", "/exchange/subscriptions"): "exchange.read",
     ("POST", "/exchange/subscriptions"): "exchange.subscribe",
     ("POST", "/exchange/subscriptions/{subscription_id}/end"): "exchange.subscribe",
+    ("GET", "/api/v1/iot/types"): "iot.read",
+    ("GET", "/api/v1/iot/devices"): "iot.read",
+    ("POST", "/api/v1/iot/devices"): "iot.manage",
+    ("POST", "/api/v1/iot/devices/import"): "iot.manage",
+    ("GET", "/api/v1/iot/devices/{code}"): "iot.read",
+    ("PATCH", "/api/v1/iot/devices/{code}"): "iot.manage",
+    ("POST", "/api/v1/iot/devices/{code}/credential"): "iot.manage",
+    ("GET", "/api/v1/iot/devices/{code}/series"): "iot.read",
+    ("GET", "/api/v1/iot/rejections"): "iot.read",
+    ("POST", "/api/v1/iot/telemetry/{code}"): PUBLIC,  # the device's own credential, checked per message
     ("GET", "/open"): PUBLIC,
     ("GET", "/open/account"): PUBLIC,
     ("POST", "/open/account/api-key"): PUBLIC,

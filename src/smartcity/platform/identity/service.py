@@ -61,7 +61,7 @@ def department_by_code(session: Session, code: str, *, field: str = "department"
 
 def department_codes(session: Session) -> dict[int, str]:
     """Department id → code for every department."""
-    return dict(session.execute(select(Department.id, Department.code)).tuples().all())
+    return {row.id: row.code for row in session.execute(select(Department.id, Department.code))}
 
 
 def list_departments(

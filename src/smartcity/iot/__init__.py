@@ -1,0 +1,9 @@
+"""Public-facility IoT platform (公共设施物联网平台): the device registry with per-device credentials, telemetry
+over MQTT and HTTP in JSON or a compact text format, stored as time series, and refusals counted per device."""
+
+from smartcity.iot.api import router as api_router
+from smartcity.iot.permissions import PERMISSIONS
+from smartcity.platform.i18n import N_
+from smartcity.platform.modules import Module
+
+module = Module(name="iot", title=N_("IoT platform"), permissions=PERMISSIONS, api=api_router)
