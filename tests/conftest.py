@@ -73,3 +73,27 @@ def client(app: FastAPI, db: Session) -> Iterator[TestClient]:
     """An HTTP client for the app, sharing the test's transaction."""
     with TestClient(app, base_url="http://testserver") as test_client:
         yield test_client
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def committed(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
+    """A migrated store of its own whose sessions really commit (the shared test transaction would hide it), for
+    tests of threads and processes that each open their own sessions."""
+    previous = dbmod._engine, dbmod._factory
+    if request.param == "sqlite":
+        engine = dbmod.build_engine(f"sqlite:///{tmp_path / 'committed.db'}")
+        migrate.upgrade(engine)
+        dbmod.configure(engine)
+        try:
+            yield engine
+        finally:
+            dbmod._engine, dbmod._factory = previous
+            engine.dispose()
+        return
+    with dbmod.scratch_postgres_schema(PG_URL, prefix="sc_committed") as engine:
+        migrate.upgrade(engine)
+        dbmod.configure(engine)
+        try:
+            yield engine
+        finally:
+            dbmod._engine, dbmod._factory = previous

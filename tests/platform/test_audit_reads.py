@@ -5,8 +5,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -14,35 +13,10 @@ from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
 from smartcity import db as dbmod
-from smartcity import migrate
 from smartcity.platform.audit import service as audit
 from smartcity.platform.audit.models import AuditEntry
-from tests.conftest import PG_URL
 
 READERS = 6
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def committed(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
-    """A migrated store of its own whose sessions really commit (the shared test transaction would hide it)."""
-    previous = dbmod._engine, dbmod._factory
-    if request.param == "sqlite":
-        engine = dbmod.build_engine(f"sqlite:///{tmp_path / 'reads.db'}")
-        migrate.upgrade(engine)
-        dbmod.configure(engine)
-        try:
-            yield engine
-        finally:
-            dbmod._engine, dbmod._factory = previous
-            engine.dispose()
-        return
-    with dbmod.scratch_postgres_schema(PG_URL, prefix="sc_reads") as engine:
-        migrate.upgrade(engine)
-        dbmod.configure(engine)
-        try:
-            yield engine
-        finally:
-            dbmod._engine, dbmod._factory = previous
 
 
 def _read(number: int, failures: list[BaseException]) -> None:

@@ -2,8 +2,9 @@
 over MQTT and HTTP in JSON or a compact text format, stored as time series, and refusals counted per device."""
 
 from smartcity.iot.api import router as api_router
+from smartcity.iot.cli import app as cli_app
 from smartcity.iot.permissions import PERMISSIONS
 from smartcity.platform.i18n import N_
 from smartcity.platform.modules import Module
 
-module = Module(name="iot", title=N_("IoT platform"), permissions=PERMISSIONS, api=api_router)
+module = Module(name="iot", title=N_("IoT platform"), permissions=PERMISSIONS, api=api_router, cli=cli_app)

@@ -1,0 +1,50 @@
+"""Command line of the IoT platform: `smartcity iot consume` reads telemetry from an MQTT broker into the store."""
+
+from __future__ import annotations
+
+import signal
+import threading
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from smartcity.config import get_settings
+from smartcity.iot.mqtt import Broker, Consumer
+
+app = typer.Typer(help="IoT platform: devices and telemetry.", no_args_is_help=True)
+err = Console(stderr=True)
+
+
+@app.command()
+def consume(
+    url: Annotated[str | None, typer.Option(help="mqtt://host:port (default SMARTCITY_MQTT_URL)")] = None,
+    prefix: Annotated[str | None, typer.Option(help="topic prefix (default SMARTCITY_MQTT_TOPIC_PREFIX)")] = None,
+    client_id: Annotated[str, typer.Option(help="the persistent session's client id")] = "smartcity-ingest",
+    batch_size: Annotated[int, typer.Option(min=1, max=10_000)] = 1000,
+) -> None:
+    """Store the telemetry devices publish, acknowledging each message once its batch is committed (Ctrl-C ends)."""
+    settings = get_settings()
+    target = url or settings.mqtt_url
+    if not target:
+        err.print("consume: name the broker with --url or SMARTCITY_MQTT_URL", style="red")
+        raise typer.Exit(code=2)
+    try:
+        broker = Broker.parse(target)
+    except ValueError as exc:
+        err.print(f"consume: {exc}", style="red")
+        raise typer.Exit(code=2) from None
+    consumer = Consumer(broker, prefix=prefix or settings.mqtt_topic_prefix, client_id=client_id, batch_size=batch_size)
+    try:
+        consumer.connect()
+    except (OSError, ConnectionError) as exc:
+        err.print(f"consume: cannot reach the broker at {broker.host}:{broker.port}: {exc}", style="red")
+        raise typer.Exit(code=2) from None
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    err.print(f"consuming telemetry from {broker.host}:{broker.port} as {client_id}")
+    consumer.run(stop)
+    consumer.close()
+    stats = consumer.stats
+    err.print(f"received {stats.received}, stored {stats.accepted}, refused {stats.refused}, ignored {stats.ignored}")
