@@ -121,15 +121,28 @@ def serve(
         console.print("workers: --reload runs one process; leave out --workers or --reload", style="red")
         raise typer.Exit(code=2)
     settings = get_settings()
-    uvicorn.run(
-        "smartcity.app:create_served_app",
-        factory=True,
-        host=host or settings.host,
-        port=port or settings.port,
-        reload=reload,
-        workers=workers,
-        proxy_headers=False,
-    )
+    # MQTT telemetry runs once, in this process, whatever the number of server processes.
+    telemetry = None
+    if settings.mqtt_consume:
+        from smartcity.iot.mqtt import Telemetry
+
+        telemetry = Telemetry(
+            settings.mqtt_url, prefix=settings.mqtt_topic_prefix, embedded_port=settings.mqtt_embedded_port
+        )
+        console.print(telemetry.start(), highlight=False)
+    try:
+        uvicorn.run(
+            "smartcity.app:create_served_app",
+            factory=True,
+            host=host or settings.host,
+            port=port or settings.port,
+            reload=reload,
+            workers=workers,
+            proxy_headers=False,
+        )
+    finally:
+        if telemetry is not None:
+            telemetry.stop()
 
 
 @app.command()

@@ -99,6 +99,12 @@ class Settings(BaseSettings):
         description="The MQTT broker devices publish to, e.g. mqtt://127.0.0.1:1883; empty: `smartcity serve` "
         "starts an embedded broker (amqtt) for development.",
     )
+    mqtt_consume: bool = Field(
+        default=True, description="Whether `smartcity serve` stores the telemetry devices publish over MQTT."
+    )
+    mqtt_embedded_port: int = Field(
+        default=1884, ge=1, le=65535, description="Port of the embedded broker (used when SMARTCITY_MQTT_URL is empty)."
+    )
     mqtt_topic_prefix: str = Field(
         default="smartcity", description="Devices publish to <prefix>/devices/<device code>/telemetry."
     )

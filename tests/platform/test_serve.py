@@ -51,6 +51,7 @@ def test_two_workers_serve_the_same_port(tmp_path: Path) -> None:
         "SMARTCITY_DATABASE_URL": f"sqlite:///{tmp_path / 'serve.db'}",
         "SMARTCITY_DATA_DIR": str(tmp_path),
         "SMARTCITY_RUN_WORKER": "false",
+        "SMARTCITY_MQTT_EMBEDDED_PORT": str(_free_port()),  # serve starts its development broker there
     }
     upgraded = subprocess.run([sys.executable, "-m", "smartcity.cli", "db", "upgrade"], env=env, capture_output=True)
     assert upgraded.returncode == 0, upgraded.stderr

@@ -223,3 +223,35 @@ class ConsumerThread:
     def stop(self) -> None:
         self._stop.set()
         self._thread.join(timeout=10)
+
+
+class Telemetry:
+    """What `smartcity serve` runs for MQTT telemetry: the consumer on SMARTCITY_MQTT_URL, or, when none is
+    configured, an embedded broker for development with the consumer on it."""
+
+    def __init__(self, url: str, *, prefix: str, embedded_port: int) -> None:
+        from smartcity.iot.broker import EmbeddedBroker
+
+        self.embedded = EmbeddedBroker("127.0.0.1", embedded_port) if not url else None
+        self.url = url or f"mqtt311://smartcity@127.0.0.1:{embedded_port}"
+        self.prefix = prefix
+        self.thread: ConsumerThread | None = None
+
+    def start(self) -> str:
+        """Start; a one-line account of where telemetry is read from."""
+        if self.embedded is not None:
+            try:
+                self.embedded.start()
+            except Exception as exc:  # amqtt's BrokerError wraps the OSError of a taken port
+                return f"MQTT: the embedded broker could not start on port {self.embedded.port} ({exc}); no MQTT"
+        broker = Broker.parse(self.url)
+        self.thread = ConsumerThread(lambda: Consumer(broker, prefix=self.prefix, client_id="smartcity-ingest"))
+        self.thread.start()
+        where = "embedded broker" if self.embedded else "broker"
+        return f"MQTT: storing {topic_filter(self.prefix)} from the {where} at {broker.host}:{broker.port}"
+
+    def stop(self) -> None:
+        if self.thread is not None:
+            self.thread.stop()
+        if self.embedded is not None:
+            self.embedded.stop()
