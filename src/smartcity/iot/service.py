@@ -29,7 +29,7 @@ from smartcity.iot.schemas import (
 from smartcity.iot.vocab import BY_CODE, COMMON, DEVICE_TYPES, REJECTION_TITLES, DeviceStatus, Health, Rejection
 from smartcity.platform.audit import service as audit
 from smartcity.platform.errors import Conflict, InvalidInput, NotFound, PermissionDenied
-from smartcity.platform.i18n import N_
+from smartcity.platform.i18n import N_, Message
 from smartcity.platform.identity import service as identity
 from smartcity.platform.identity.principal import Principal
 from smartcity.platform.identity.service import token_digest
@@ -242,14 +242,14 @@ def import_devices(session: Session, *, by: Principal, content: bytes) -> Import
     seen: set[str] = set()
     created: list[tuple[Device, str]] = []
     for line, row in rows:
-        where = f"line {line}: "
+        where = Message(N_("line {line}: "), line=line)
         data = _row_input(row, where)
         if data.code in taken or data.code in seen:
             raise Conflict(
                 N_("{where}a device '{code}' is registered already."), field="code", where=where, code=data.code
             )
         seen.add(data.code)
-        created.append(_new_device(session, by, data, field=where))
+        created.append(_new_device(session, by, data, field=f"line {line}: "))
     session.add_all([device for device, _ in created])
     session.flush()
     audit.record(
@@ -285,7 +285,7 @@ def _csv_rows(content: bytes) -> list[tuple[int, dict[str, str]]]:
     return rows
 
 
-def _row_input(row: dict[str, str], where: str) -> DeviceIn:
+def _row_input(row: dict[str, str], where: Message) -> DeviceIn:
     location = None
     if row.get("longitude") or row.get("latitude"):
         try:
