@@ -2,7 +2,7 @@
 
 Revision ID: 20261203_0006
 Revises: 20261203_0005
-Create Date: 2026-12-03 18:52:38.601702
+Create Date: 2026-12-03 19:15:02.796634
 """
 
 from __future__ import annotations
@@ -56,6 +56,15 @@ def upgrade() -> None:
         batch_op.create_index('ix_iot_device_department_type', ['department_id', 'type_code'], unique=False)
         batch_op.create_index(batch_op.f('ix_iot_device_town_code'), ['town_code'], unique=False)
 
+    op.create_table('iot_latest',
+    sa.Column('device_id', sa.Integer(), nullable=False),
+    sa.Column('name', sa.String(length=40), nullable=False),
+    sa.Column('observed_at', smartcity.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('number', sa.Float(), nullable=True),
+    sa.Column('text', sa.String(length=40), nullable=True),
+    sa.ForeignKeyConstraint(['device_id'], ['iot_device.id'], name=op.f('fk_iot_latest_device_id_iot_device')),
+    sa.PrimaryKeyConstraint('device_id', 'name', name=op.f('pk_iot_latest'))
+    )
     op.create_table('iot_measurement',
     sa.Column('device_id', sa.Integer(), nullable=False),
     sa.Column('name', sa.String(length=40), nullable=False),
@@ -66,12 +75,94 @@ def upgrade() -> None:
     sa.ForeignKeyConstraint(['device_id'], ['iot_device.id'], name=op.f('fk_iot_measurement_device_id_iot_device')),
     sa.PrimaryKeyConstraint('device_id', 'name', 'observed_at', name=op.f('pk_iot_measurement'))
     )
+    op.create_table('iot_rollup',
+    sa.Column('device_id', sa.Integer(), nullable=False),
+    sa.Column('name', sa.String(length=40), nullable=False),
+    sa.Column('seconds', sa.Integer(), nullable=False),
+    sa.Column('bucket', smartcity.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('count', sa.Integer(), nullable=False),
+    sa.Column('total', sa.Float(), nullable=False),
+    sa.Column('minimum', sa.Float(), nullable=False),
+    sa.Column('maximum', sa.Float(), nullable=False),
+    sa.ForeignKeyConstraint(['device_id'], ['iot_device.id'], name=op.f('fk_iot_rollup_device_id_iot_device')),
+    sa.PrimaryKeyConstraint('device_id', 'name', 'seconds', 'bucket', name=op.f('pk_iot_rollup'))
+    )
+    op.create_table('iot_rule',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('name', sa.String(length=200), nullable=False),
+    sa.Column('department_id', sa.Integer(), nullable=False),
+    sa.Column('device_type', sa.String(length=40), nullable=True),
+    sa.Column('device_id', sa.Integer(), nullable=True),
+    sa.Column('conditions', sa.JSON(), nullable=False),
+    sa.Column('for_minutes', sa.Integer(), nullable=False),
+    sa.Column('silent_minutes', sa.Integer(), nullable=True),
+    sa.Column('severity', sa.String(length=12), nullable=False),
+    sa.Column('enabled', sa.Boolean(), nullable=False),
+    sa.Column('created_by', sa.String(length=100), nullable=False),
+    sa.Column('created_at', smartcity.db.UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['department_id'], ['department.id'], name=op.f('fk_iot_rule_department_id_department')),
+    sa.ForeignKeyConstraint(['device_id'], ['iot_device.id'], name=op.f('fk_iot_rule_device_id_iot_device')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_iot_rule'))
+    )
+    with op.batch_alter_table('iot_rule', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_iot_rule_department_id'), ['department_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_iot_rule_device_id'), ['device_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_iot_rule_device_type'), ['device_type'], unique=False)
+
+    op.create_table('iot_alarm',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('rule_id', sa.Integer(), nullable=False),
+    sa.Column('device_id', sa.Integer(), nullable=False),
+    sa.Column('severity', sa.String(length=12), nullable=False),
+    sa.Column('status', sa.String(length=14), nullable=False),
+    sa.Column('open_key', sa.String(length=40), nullable=True),
+    sa.Column('detail', sa.JSON(), nullable=False),
+    sa.Column('raised_at', smartcity.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('acknowledged_at', smartcity.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('acknowledged_by', sa.String(length=100), nullable=True),
+    sa.Column('cleared_at', smartcity.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('cleared_by', sa.String(length=100), nullable=True),
+    sa.ForeignKeyConstraint(['device_id'], ['iot_device.id'], name=op.f('fk_iot_alarm_device_id_iot_device')),
+    sa.ForeignKeyConstraint(['rule_id'], ['iot_rule.id'], name=op.f('fk_iot_alarm_rule_id_iot_rule')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_iot_alarm')),
+    sa.UniqueConstraint('open_key', name=op.f('uq_iot_alarm_open_key'))
+    )
+    with op.batch_alter_table('iot_alarm', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_iot_alarm_device_id'), ['device_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_iot_alarm_raised_at'), ['raised_at'], unique=False)
+        batch_op.create_index(batch_op.f('ix_iot_alarm_rule_id'), ['rule_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_iot_alarm_status'), ['status'], unique=False)
+
+    op.create_table('iot_rule_state',
+    sa.Column('rule_id', sa.Integer(), nullable=False),
+    sa.Column('device_id', sa.Integer(), nullable=False),
+    sa.Column('holding_since', smartcity.db.UTCDateTime(timezone=True), nullable=True),
+    sa.ForeignKeyConstraint(['device_id'], ['iot_device.id'], name=op.f('fk_iot_rule_state_device_id_iot_device')),
+    sa.ForeignKeyConstraint(['rule_id'], ['iot_rule.id'], name=op.f('fk_iot_rule_state_rule_id_iot_rule')),
+    sa.PrimaryKeyConstraint('rule_id', 'device_id', name=op.f('pk_iot_rule_state'))
+    )
     # ### end Alembic commands ###
 
 
 def downgrade() -> None:
     # ### commands auto generated by Alembic - please adjust! ###
+    op.drop_table('iot_rule_state')
+    with op.batch_alter_table('iot_alarm', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_iot_alarm_status'))
+        batch_op.drop_index(batch_op.f('ix_iot_alarm_rule_id'))
+        batch_op.drop_index(batch_op.f('ix_iot_alarm_raised_at'))
+        batch_op.drop_index(batch_op.f('ix_iot_alarm_device_id'))
+
+    op.drop_table('iot_alarm')
+    with op.batch_alter_table('iot_rule', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_iot_rule_device_type'))
+        batch_op.drop_index(batch_op.f('ix_iot_rule_device_id'))
+        batch_op.drop_index(batch_op.f('ix_iot_rule_department_id'))
+
+    op.drop_table('iot_rule')
+    op.drop_table('iot_rollup')
     op.drop_table('iot_measurement')
+    op.drop_table('iot_latest')
     with op.batch_alter_table('iot_device', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_iot_device_town_code'))
         batch_op.drop_index('ix_iot_device_department_type')

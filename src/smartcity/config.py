@@ -94,6 +94,11 @@ class Settings(BaseSettings):
         default=5.0, gt=0, description="Messages per second one device may send on average (more are refused)."
     )
     iot_device_burst: int = Field(default=60, ge=1, description="Messages one device may send at once.")
+    iot_raw_days: int = Field(
+        default=30, ge=7, description="Days raw telemetry is kept (minute and hour rollups stay)."
+    )
+    iot_minute_days: int = Field(default=180, ge=1, description="Days one-minute rollups are kept.")
+    iot_hour_days: int = Field(default=3650, ge=1, description="Days one-hour rollups are kept.")
     mqtt_url: str = Field(
         default="",
         description="The MQTT broker devices publish to, e.g. mqtt://127.0.0.1:1883; empty: `smartcity serve` "

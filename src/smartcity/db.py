@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import DateTime, Engine, Insert, MetaData, Table, create_engine, event, text
+from sqlalchemy import DateTime, Engine, Insert, MetaData, Table, create_engine, event, func, text
 from sqlalchemy.dialects import postgresql as postgresql_dialect
 from sqlalchemy.dialects import sqlite as sqlite_dialect
 from sqlalchemy.engine import URL, make_url
@@ -194,15 +194,38 @@ def insert_skipping_existing(session: Session, table: Table) -> Insert:
     return module.insert(table).on_conflict_do_nothing()
 
 
-def insert_or_add(session: Session, table: Table, *, key: list[str], add: list[str], replace: list[str]) -> Insert:
-    """INSERT that, where a row with the same `key` exists, adds the new `add` columns to it and takes the new
-    `replace` columns (ON CONFLICT DO UPDATE, on both stores): counters kept in one statement."""
+def insert_or_add(
+    session: Session,
+    table: Table,
+    *,
+    key: list[str],
+    add: list[str],
+    replace: list[str] = (),  # type: ignore[assignment]
+    least: list[str] = (),  # type: ignore[assignment]
+    greatest: list[str] = (),  # type: ignore[assignment]
+) -> Insert:
+    """INSERT that, where a row with the same `key` exists, adds the new `add` columns to it, takes the new
+    `replace` columns, and keeps the smaller of `least` and the larger of `greatest` (ON CONFLICT DO UPDATE, on
+    both stores): counters and running aggregates kept in one statement."""
     dialect = session.get_bind().dialect.name
     module = sqlite_dialect if dialect == "sqlite" else postgresql_dialect
+    smaller, larger = (func.min, func.max) if dialect == "sqlite" else (func.least, func.greatest)
     stmt = module.insert(table)
     changes: dict[str, Any] = {name: table.c[name] + stmt.excluded[name] for name in add}
     changes.update({name: stmt.excluded[name] for name in replace})
+    changes.update({name: smaller(table.c[name], stmt.excluded[name]) for name in least})
+    changes.update({name: larger(table.c[name], stmt.excluded[name]) for name in greatest})
     return stmt.on_conflict_do_update(index_elements=key, set_=changes)
+
+
+def insert_or_take_newer(session: Session, table: Table, *, key: list[str], newer: str) -> Insert:
+    """INSERT that, where a row with the same `key` exists, takes the new row's other columns if its `newer` column
+    is not older (ON CONFLICT DO UPDATE … WHERE, on both stores): the latest value of something."""
+    dialect = session.get_bind().dialect.name
+    module = sqlite_dialect if dialect == "sqlite" else postgresql_dialect
+    stmt = module.insert(table)
+    changes = {c.name: stmt.excluded[c.name] for c in table.columns if c.name not in key}
+    return stmt.on_conflict_do_update(index_elements=key, set_=changes, where=stmt.excluded[newer] >= table.c[newer])
 
 
 def writes_in_place(session: Session) -> bool:

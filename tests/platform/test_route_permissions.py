@@ -58,6 +58,7 @@ HOLDERS: dict[str, frozenset[Role]] = {
     "iot.read": EVERYONE,
     "iot.manage": frozenset({PA, DA}),
     "iot.oversee": frozenset({PA, AU}),
+    "iot.alarms": frozenset({PA, DA, DS}),
 }
 
 # Every route of the platform and the permission it needs.
@@ -245,6 +246,12 @@ ROUTES: dict[tuple[str, str], str] = {
     ("POST", "/api/v1/iot/devices/{code}/credential"): "iot.manage",
     ("GET", "/api/v1/iot/devices/{code}/series"): "iot.read",
     ("GET", "/api/v1/iot/rejections"): "iot.read",
+    ("GET", "/api/v1/iot/rules"): "iot.read",
+    ("POST", "/api/v1/iot/rules"): "iot.manage",
+    ("PATCH", "/api/v1/iot/rules/{rule_id}"): "iot.manage",
+    ("GET", "/api/v1/iot/alarms"): "iot.read",
+    ("POST", "/api/v1/iot/alarms/{alarm_id}/acknowledge"): "iot.alarms",
+    ("POST", "/api/v1/iot/alarms/{alarm_id}/clear"): "iot.alarms",
     ("POST", "/api/v1/iot/telemetry/{code}"): PUBLIC,  # the device's own credential, checked per message
     ("GET", "/open"): PUBLIC,
     ("GET", "/open/account"): PUBLIC,
@@ -329,6 +336,7 @@ def concrete(path: str, victim_token: int) -> str:
         .replace("{number}", "SQ2026000001")
         .replace("{subscription_id}", "1")
         .replace("{delivery_id}", "1")
+        .replace("{alarm_id}", "1")
         .replace("{key:path}", "330281190001011234")
         .replace("{fmt}", "csv")
     )

@@ -1,10 +1,31 @@
 """Public-facility IoT platform (公共设施物联网平台): the device registry with per-device credentials, telemetry
 over MQTT and HTTP in JSON or a compact text format, stored as time series, and refusals counted per device."""
 
+from smartcity.iot import alarms, series
 from smartcity.iot.api import router as api_router
 from smartcity.iot.cli import app as cli_app
 from smartcity.iot.permissions import PERMISSIONS
 from smartcity.platform.i18n import N_
+from smartcity.platform.jobs.service import PeriodicTask
 from smartcity.platform.modules import Module
 
-module = Module(name="iot", title=N_("IoT platform"), permissions=PERMISSIONS, api=api_router, cli=cli_app)
+
+def _check_silence() -> None:
+    alarms.check_silence()
+
+
+def _prune() -> None:
+    series.prune()
+
+
+module = Module(
+    name="iot",
+    title=N_("IoT platform"),
+    permissions=PERMISSIONS,
+    api=api_router,
+    cli=cli_app,
+    periodic=(
+        PeriodicTask("iot.heartbeats", 60.0, _check_silence),  # heartbeat rules: devices silent too long
+        PeriodicTask("iot.retention", 3600.0, _prune),
+    ),
+)

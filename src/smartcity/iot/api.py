@@ -7,10 +7,11 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
 
-from smartcity.iot import series, service, telemetry
+from smartcity.iot import alarms, series, service, telemetry
 from smartcity.iot.codec import Refused
-from smartcity.iot.permissions import IOT_MANAGE, IOT_READ
+from smartcity.iot.permissions import IOT_ALARMS, IOT_MANAGE, IOT_READ
 from smartcity.iot.schemas import (
+    AlarmRead,
     DeviceIn,
     DeviceProvisioned,
     DeviceRead,
@@ -18,12 +19,15 @@ from smartcity.iot.schemas import (
     DeviceUpdate,
     ImportReport,
     RejectionRead,
+    RuleIn,
+    RuleRead,
+    RuleSwitch,
     Series,
     TelemetryAccepted,
 )
 from smartcity.iot.service import DeviceFilter
 from smartcity.iot.vocab import REJECTION_TITLES, Rejection
-from smartcity.platform.deps import DbSession
+from smartcity.platform.deps import DbSession, RowId
 from smartcity.platform.errors import DomainError, FieldProblem, NotAuthenticated, problem_response, request_locale
 from smartcity.platform.i18n import N_, Message
 from smartcity.platform.identity.deps import api
@@ -36,6 +40,7 @@ router = APIRouter(prefix=PREFIX, tags=["iot"])
 Paging = Annotated[PageParams, Depends(page_params)]
 Reader = Annotated[Principal, Depends(api(IOT_READ))]
 Manager = Annotated[Principal, Depends(api(IOT_MANAGE))]
+Handler = Annotated[Principal, Depends(api(IOT_ALARMS))]
 Code = Annotated[str, Path(max_length=64, description="The device code, e.g. YJ-WL-0007.")]
 
 
@@ -122,9 +127,12 @@ def read_series(
     since: dt.datetime | None = None,
     until: dt.datetime | None = None,
     limit: Annotated[int, Query(ge=1, le=series.MAX_POINTS)] = 1000,
+    resolution: Annotated[str, Query(pattern=r"^(raw|1m|1h)$", description="raw, or per minute or hour")] = "raw",
 ) -> Series:
-    """The values one device reported of one measure, oldest first (default: the last day)."""
-    return series.read_series(session, by=principal, code=code, name=name, since=since, until=until, limit=limit)
+    """The values one device reported of one measure, oldest first (default: the last day), raw or downsampled."""
+    return series.read_series(
+        session, by=principal, code=code, name=name, since=since, until=until, limit=limit, resolution=resolution
+    )
 
 
 @router.get("/rejections", response_model=list[RejectionRead])
@@ -133,6 +141,52 @@ def list_rejections(
 ) -> list[RejectionRead]:
     """Refused telemetry messages counted by device code and reason, most recent first."""
     return service.rejections(session, by=principal, code=device)
+
+
+@router.get("/rules", response_model=Page[RuleRead])
+def list_rules(session: DbSession, principal: Reader, params: Paging) -> dict:
+    """Your department's alarm rules."""
+    rules, total = alarms.list_rules(session, by=principal, params=params)
+    return page_body(rules, total, params)
+
+
+@router.post("/rules", response_model=RuleRead, status_code=201)
+def create_rule(session: DbSession, principal: Manager, data: RuleIn) -> RuleRead:
+    """An alarm rule for a device type or one device: conditions on the latest values (all must hold, optionally
+    for a number of minutes; `change_minutes` compares the change over that time), or a heartbeat
+    (`silent_minutes` without data)."""
+    return alarms.create_rule(session, by=principal, data=data)
+
+
+@router.patch("/rules/{rule_id}", response_model=RuleRead)
+def switch_rule(session: DbSession, principal: Manager, rule_id: RowId, data: RuleSwitch) -> RuleRead:
+    """Switch a rule off (its open alarms are cleared) or on."""
+    return alarms.set_rule_enabled(session, by=principal, rule_id=rule_id, enabled=data.enabled)
+
+
+@router.get("/alarms", response_model=Page[AlarmRead])
+def list_alarms(
+    session: DbSession,
+    principal: Reader,
+    params: Paging,
+    status: Annotated[str | None, Query(pattern=r"^(open|active|acknowledged|cleared)$")] = None,
+    device: Annotated[str | None, Query(max_length=64)] = None,
+) -> dict:
+    """Alarms of your department's devices, newest first (`status=open`: not cleared)."""
+    items, total = alarms.list_alarms(session, by=principal, status=status, device=device, params=params)
+    return page_body(items, total, params)
+
+
+@router.post("/alarms/{alarm_id}/acknowledge", response_model=AlarmRead)
+def acknowledge_alarm(session: DbSession, principal: Handler, alarm_id: RowId) -> AlarmRead:
+    """Take up an active alarm; it stays open until its condition ends."""
+    return alarms.acknowledge_alarm(session, by=principal, alarm_id=alarm_id)
+
+
+@router.post("/alarms/{alarm_id}/clear", response_model=AlarmRead)
+def clear_alarm(session: DbSession, principal: Handler, alarm_id: RowId) -> AlarmRead:
+    """Clear an open alarm by hand."""
+    return alarms.clear_alarm(session, by=principal, alarm_id=alarm_id)
 
 
 # A refused message is answered as a problem, but the request still commits: its refusal is counted.

@@ -12,6 +12,7 @@ from smartcity.platform.permissions import Permission, Role
 IOT_READ = "iot.read"
 IOT_MANAGE = "iot.manage"
 IOT_OVERSEE = "iot.oversee"
+IOT_ALARMS = "iot.alarms"
 
 PERMISSIONS = (
     Permission(
@@ -23,6 +24,11 @@ PERMISSIONS = (
         IOT_MANAGE,
         N_("Register, import and change devices of one's department; issue their credentials"),
         frozenset({Role.PLATFORM_ADMIN, Role.DEPT_ADMIN}),
+    ),
+    Permission(
+        IOT_ALARMS,
+        N_("Acknowledge and clear the alarms of one's department's devices"),
+        frozenset({Role.PLATFORM_ADMIN, Role.DEPT_ADMIN, Role.DEPT_STAFF}),
     ),
     Permission(
         IOT_OVERSEE, N_("See and manage every department's devices"), frozenset({Role.PLATFORM_ADMIN, Role.AUDITOR})

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
@@ -108,8 +108,13 @@ class TelemetryAccepted(BaseModel):
 
 
 class Point(BaseModel):
+    """A value at a time; a rollup's point is the minute's or hour's mean, with its count, smallest and largest."""
+
     observed_at: dt.datetime
     value: float | str | None
+    count: int | None = None
+    minimum: float | None = None
+    maximum: float | None = None
 
 
 class Series(BaseModel):
@@ -118,6 +123,7 @@ class Series(BaseModel):
     device: str
     name: str
     unit: str
+    resolution: str
     points: list[Point]
 
 
@@ -130,3 +136,65 @@ class RejectionRead(BaseModel):
     count: int
     last_at: dt.datetime
     last_detail: str
+
+
+class Condition(BaseModel):
+    """A measure's latest value compared with `value`; with `change_minutes`, its change over that many minutes."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    measure: str = Field(max_length=40)
+    op: Literal[">", ">=", "<", "<=", "==", "!="]
+    value: bool | float | str
+    change_minutes: int | None = Field(default=None, ge=1, le=1440)
+
+
+class RuleIn(BaseModel):
+    """An alarm rule for a device type (of your department) or for one device."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=200)
+    device_type: str | None = Field(default=None, max_length=40)
+    device: str | None = Field(default=None, max_length=64)
+    conditions: list[Condition] = Field(default_factory=list, max_length=5)
+    for_minutes: int = Field(default=0, ge=0, le=1440, description="the conditions must hold this long")
+    silent_minutes: int | None = Field(default=None, ge=1, le=10080, description="heartbeat: no data this long")
+    severity: Literal["critical", "major", "minor", "warning"] = "major"
+
+
+class RuleRead(BaseModel):
+    id: int
+    name: str
+    department: str
+    device_type: str | None
+    device: str | None
+    conditions: list[Condition]
+    for_minutes: int
+    silent_minutes: int | None
+    severity: str
+    enabled: bool
+
+
+class RuleSwitch(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    enabled: bool
+
+
+class AlarmRead(BaseModel):
+    """An alarm and its lifecycle: active → acknowledged → cleared."""
+
+    id: int
+    rule: str
+    rule_id: int
+    device: str
+    device_name: str
+    severity: str
+    status: str
+    detail: dict[str, Any]
+    raised_at: dt.datetime
+    acknowledged_at: dt.datetime | None
+    acknowledged_by: str | None
+    cleared_at: dt.datetime | None
+    cleared_by: str | None

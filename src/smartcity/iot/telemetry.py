@@ -12,15 +12,16 @@ import datetime as dt
 import hmac
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from sqlalchemy import Float, Table, bindparam, func, select, update
 from sqlalchemy.orm import Session
 
 from smartcity.config import get_settings
-from smartcity.db import insert_or_add, insert_skipping_existing, utcnow
-from smartcity.iot import codec
+from smartcity.db import insert_or_add, insert_or_take_newer, insert_skipping_existing, utcnow
+from smartcity.iot import alarms, codec
 from smartcity.iot.codec import Observation, Refused
-from smartcity.iot.models import Device, Measurement, RejectionCount
+from smartcity.iot.models import Device, Latest, Measurement, RejectionCount, Rollup
 from smartcity.iot.vocab import BY_CODE, DeviceStatus, Rejection
 from smartcity.platform.identity.service import token_digest
 from smartcity.platform.ratelimit import Limiter
@@ -50,6 +51,7 @@ Result = Accepted | Refused
 @dataclass
 class _Contact:
     device_id: int
+    type_code: str
     messages: int = 0
     battery_level: float | None = None
     rssi: float | None = None
@@ -129,7 +131,7 @@ def _checked(
 def _take(batch: _Batch, code: str, device: Device, observations: list[Observation], now: dt.datetime) -> None:
     contact = batch.contacts.get(code)
     if contact is None:
-        contact = batch.contacts[code] = _Contact(device.id)
+        contact = batch.contacts[code] = _Contact(device.id, device.type_code)
     contact.messages += 1
     for observation in observations:
         newest = contact.newest is None or observation.observed_at >= contact.newest
@@ -160,9 +162,58 @@ def _count_refusal(batch: _Batch, code: str, device: Device | None, refused: Ref
         batch.refused_devices[device.id] = batch.refused_devices.get(device.id, 0) + 1
 
 
+ROLLUPS = (60, 3600)  # a minute and an hour
+
+
+def _roll_up(session: Session, stored: list[Any]) -> None:
+    """Fold the values this batch really stored (not those it skipped as stored before) into their minute and
+    hour: count, sum, smallest and largest, added to what the rollup held."""
+    sums: dict[tuple[int, str, int, dt.datetime], list[float]] = {}
+    for device_id, name, observed_at, number in stored:
+        minute = observed_at.replace(second=0, microsecond=0)
+        for seconds, bucket in ((60, minute), (3600, minute.replace(minute=0))):
+            key = (device_id, name, seconds, bucket)
+            acc = sums.get(key)
+            if acc is None:
+                sums[key] = [1, number, number, number]
+            else:
+                acc[0] += 1
+                acc[1] += number
+                acc[2] = min(acc[2], number)
+                acc[3] = max(acc[3], number)
+    if not sums:
+        return
+    stmt = insert_or_add(
+        session,
+        _ROLLUPS,
+        key=["device_id", "name", "seconds", "bucket"],
+        add=["count", "total"],
+        least=["minimum"],
+        greatest=["maximum"],
+    )
+    session.connection().execute(
+        stmt,
+        [
+            {
+                "device_id": device_id,
+                "name": name,
+                "seconds": seconds,
+                "bucket": bucket,
+                "count": count,
+                "total": total,
+                "minimum": low,
+                "maximum": high,
+            }
+            for (device_id, name, seconds, bucket), (count, total, low, high) in sums.items()
+        ],
+    )
+
+
 _DEVICES: Table = Device.__table__  # type: ignore[assignment]
 _MEASUREMENTS: Table = Measurement.__table__  # type: ignore[assignment]
 _REJECTIONS: Table = RejectionCount.__table__  # type: ignore[assignment]
+_ROLLUPS: Table = Rollup.__table__  # type: ignore[assignment]
+_LATEST: Table = Latest.__table__  # type: ignore[assignment]
 _CONTACT = (
     update(_DEVICES)
     .where(_DEVICES.c.id == bindparam("device_id"))
@@ -183,7 +234,14 @@ _REFUSED = (
 def _write(session: Session, batch: _Batch, now: dt.datetime) -> None:
     connection = session.connection()
     if batch.rows:
-        connection.execute(insert_skipping_existing(session, _MEASUREMENTS), batch.rows)
+        stored = connection.execute(
+            insert_skipping_existing(session, _MEASUREMENTS).returning(
+                _MEASUREMENTS.c.device_id, _MEASUREMENTS.c.name, _MEASUREMENTS.c.observed_at, _MEASUREMENTS.c.number
+            ),
+            batch.rows,
+        ).all()
+        _roll_up(session, [row for row in stored if row.number is not None])
+        _keep_latest(session, batch.rows)
     if batch.contacts:
         connection.execute(
             _CONTACT,
@@ -215,3 +273,19 @@ def _write(session: Session, batch: _Batch, now: dt.datetime) -> None:
         )
     if batch.refused_devices:
         connection.execute(_REFUSED, [{"device_id": d, "refused": n} for d, n in batch.refused_devices.items()])
+    if batch.contacts:
+        alarms.evaluate(session, {c.device_id: c.type_code for c in batch.contacts.values()}, now=now)
+
+
+def _keep_latest(session: Session, rows: list[dict[str, object]]) -> None:
+    newest: dict[tuple[object, object], dict[str, object]] = {}
+    for row in rows:
+        key = (row["device_id"], row["name"])
+        held = newest.get(key)
+        if held is None or row["observed_at"] >= held["observed_at"]:  # type: ignore[operator]
+            newest[key] = row
+    stmt = insert_or_take_newer(session, _LATEST, key=["device_id", "name"], newer="observed_at")
+    session.connection().execute(
+        stmt,
+        [{k: row[k] for k in ("device_id", "name", "observed_at", "number", "text")} for row in newest.values()],
+    )

@@ -213,3 +213,29 @@ REJECTION_TITLES: dict[Rejection, str] = {
     Rejection.TOO_LARGE: N_("Message too large"),
     Rejection.FLOOD: N_("Too many messages"),
 }
+
+
+class Severity(StrEnum):
+    CRITICAL = "critical"
+    MAJOR = "major"
+    MINOR = "minor"
+    WARNING = "warning"
+
+
+class AlarmStatus(StrEnum):
+    ACTIVE = "active"  # raised, nobody has taken it up
+    ACKNOWLEDGED = "acknowledged"  # someone is on it; still open until the condition ends
+    CLEARED = "cleared"  # the condition ended (or a person cleared it); kept as history
+
+
+SEVERITY_TITLES: dict[Severity, str] = {
+    Severity.CRITICAL: N_("Critical"),
+    Severity.MAJOR: N_("Major"),
+    Severity.MINOR: N_("Minor"),
+    Severity.WARNING: N_("Warning"),
+}
+ALARM_STATUS_TITLES: dict[AlarmStatus, str] = {
+    AlarmStatus.ACTIVE: N_("Active"),
+    AlarmStatus.ACKNOWLEDGED: N_("Acknowledged"),
+    AlarmStatus.CLEARED: N_("Cleared"),
+}
