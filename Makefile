@@ -37,6 +37,7 @@ bench: migrate
 	$(BIN)/python bench/ingest.py
 	$(BIN)/python bench/linkage.py
 	$(BIN)/python bench/data_service.py
+	$(BIN)/python bench/iot.py
 
 lint: install
 	$(BIN)/ruff check src tests bench

@@ -76,8 +76,8 @@ def test_console_shell_lists_every_planned_module(client: TestClient, db: Sessio
         "信息基础设施",
     ):
         assert label in html
-    assert html.count("尚未提供") >= 12
-    unavailable = client.get("/modules/iot")
+    assert html.count("尚未提供") >= 8
+    unavailable = client.get("/modules/cases")
     assert unavailable.status_code == 200 and "本系统尚未提供该模块" in unavailable.text
 
 

@@ -235,7 +235,7 @@ SEVERITY_TITLES: dict[Severity, str] = {
     Severity.WARNING: N_("Warning"),
 }
 ALARM_STATUS_TITLES: dict[AlarmStatus, str] = {
-    AlarmStatus.ACTIVE: N_("Active"),
+    AlarmStatus.ACTIVE: N_("Not acknowledged"),
     AlarmStatus.ACKNOWLEDGED: N_("Acknowledged"),
     AlarmStatus.CLEARED: N_("Cleared"),
 }
