@@ -119,11 +119,15 @@ class Consumer:
 
     # paho's thread ------------------------------------------------------------------------------------------------
 
-    def _on_connect(self, client: paho.Client, _u: Any, _flags: Any, reason: Any, _p: Any) -> None:
+    def _on_connect(self, client: paho.Client, _u: Any, flags: Any, reason: Any, _p: Any) -> None:
         if reason.is_failure:
             log.error("MQTT broker refused the connection: %s", reason)
             return
         client.subscribe(topic_filter(self.prefix), qos=1)
+        if flags.session_present:
+            # The session kept the subscription; what the broker held arrives at once, possibly ahead of the
+            # SUBACK, and waits for acknowledgements only `run` sends.
+            self._subscribed.set()
 
     def _on_subscribe(self, _c: Any, _u: Any, _mid: Any, _codes: Any, _p: Any) -> None:
         self._subscribed.set()
@@ -133,7 +137,7 @@ class Consumer:
 
     # the consuming thread -----------------------------------------------------------------------------------------
 
-    def connect(self, timeout: float = 10.0) -> None:
+    def connect(self, timeout: float = 30.0) -> None:
         """Connect, resume the session and subscribe; returns once the subscription is confirmed."""
         properties = None
         if self.broker.version == paho.MQTTv5:
