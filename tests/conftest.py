@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import tempfile
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -34,16 +35,25 @@ def _sqlite_engine(folder: Path) -> Engine:
     return engine
 
 
+@contextmanager
+def migrated(kind: str, folder: Path, prefix: str = "sc_test") -> Iterator[Engine]:
+    """A database migrated by the real migrations: an SQLite file in `folder`, or a fresh PostgreSQL schema."""
+    if kind == "sqlite":
+        engine = _sqlite_engine(folder)
+        try:
+            yield engine
+        finally:
+            engine.dispose()
+        return
+    with dbmod.scratch_postgres_schema(PG_URL, prefix=prefix) as engine:
+        migrate.upgrade(engine)
+        yield engine
+
+
 @pytest.fixture(scope="session", params=["sqlite", "postgresql"])
 def engine(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
     """A database migrated by the real migrations: an SQLite file, and a fresh PostgreSQL schema."""
-    if request.param == "sqlite":
-        engine = _sqlite_engine(tmp_path_factory.mktemp("sqlite"))
-        yield engine
-        engine.dispose()
-        return
-    with dbmod.scratch_postgres_schema(PG_URL, prefix="sc_test") as engine:
-        migrate.upgrade(engine)
+    with migrated(request.param, tmp_path_factory.mktemp("sqlite")) as engine:
         yield engine
 
 
@@ -80,18 +90,7 @@ def committed(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine
     """A migrated store of its own whose sessions really commit (the shared test transaction would hide it), for
     tests of threads and processes that each open their own sessions."""
     previous = dbmod._engine, dbmod._factory
-    if request.param == "sqlite":
-        engine = dbmod.build_engine(f"sqlite:///{tmp_path / 'committed.db'}")
-        migrate.upgrade(engine)
-        dbmod.configure(engine)
-        try:
-            yield engine
-        finally:
-            dbmod._engine, dbmod._factory = previous
-            engine.dispose()
-        return
-    with dbmod.scratch_postgres_schema(PG_URL, prefix="sc_committed") as engine:
-        migrate.upgrade(engine)
+    with migrated(request.param, tmp_path, prefix="sc_committed") as engine:
         dbmod.configure(engine)
         try:
             yield engine

@@ -252,7 +252,13 @@ ROUTES: dict[tuple[str, str], str] = {
     ("GET", "/api/v1/iot/alarms"): "iot.read",
     ("POST", "/api/v1/iot/alarms/{alarm_id}/acknowledge"): "iot.alarms",
     ("POST", "/api/v1/iot/alarms/{alarm_id}/clear"): "iot.alarms",
-    ("POST", "/api/v1/iot/telemetry/{code}"): PUBLIC,  # the device's own credential, checked per message
+    ("POST", "/api/v1/iot/telemetry/{code}"): PUBLIC,
+    ("GET", "/iot"): "iot.read",
+    ("GET", "/iot/devices/{code}"): "iot.read",
+    ("GET", "/iot/alarms"): "iot.read",
+    ("POST", "/iot/alarms/{alarm_id}/acknowledge"): "iot.alarms",
+    ("POST", "/iot/alarms/{alarm_id}/clear"): "iot.alarms",
+    ("GET", "/iot/rejections"): "iot.read",  # the device's own credential, checked per message
     ("GET", "/open"): PUBLIC,
     ("GET", "/open/account"): PUBLIC,
     ("POST", "/open/account/api-key"): PUBLIC,

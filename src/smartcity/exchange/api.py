@@ -12,7 +12,6 @@ from pydantic import BaseModel
 from sqlalchemy.orm import Session
 
 from smartcity.config import get_settings
-from smartcity.db import session_factory
 from smartcity.exchange import dataservice, push, sharing
 from smartcity.exchange.permissions import (
     EXCHANGE_DATA,
@@ -36,7 +35,7 @@ from smartcity.exchange.schemas import (
     SubscriptionRead,
 )
 from smartcity.exchange.vocab import DeliveryStatus, GrantState, RequestStatus, Side
-from smartcity.platform.deps import DbSession, RowId
+from smartcity.platform.deps import DbSession, RowId, request_session
 from smartcity.platform.identity.deps import Credentials, api, bearer_principal
 from smartcity.platform.identity.principal import Principal
 from smartcity.platform.paging import Page, PageParams, page_body, page_params
@@ -70,8 +69,7 @@ def _served(
     """Authenticate, rate-limit, read and audit in one transaction of its own, and the answer serialised by the
     model itself (it was built from checked values; validating a page of rows again as a response model costs as
     much as reading them)."""
-    session = session_factory()()
-    try:
+    with request_session(request.method) as session:
         principal = bearer_principal(session, request, credentials)
         principal.require(EXCHANGE_DATA)
         request.state.principal = principal
@@ -79,12 +77,6 @@ def _served(
         key = f"token:{principal.token_id}" if principal.token_id is not None else f"user:{principal.user_id}"
         LIMITER.take(key, rate=settings.exchange_rate_limit, burst=settings.exchange_rate_burst)
         body = read(session, principal)
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise
-    finally:
-        session.close()
     return Response(body.model_dump_json(), media_type="application/json")
 
 

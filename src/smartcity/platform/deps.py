@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Annotated
 
 from fastapi import Depends, Path, Request
@@ -11,13 +12,14 @@ from sqlalchemy.orm import Session
 from smartcity.db import begin_for_writing, session_factory
 
 
-def get_db(request: Request) -> Iterator[Session]:
-    """One session per request: committed when the handler returns, rolled back when it raises.
+@contextmanager
+def request_session(method: str) -> Iterator[Session]:
+    """One request's session: committed when the block succeeds, rolled back when it raises.
 
     A request that may change something begins its transaction ready to write (see db.begin_for_writing).
     """
     session = session_factory()()
-    if request.method not in ("GET", "HEAD", "OPTIONS"):
+    if method not in ("GET", "HEAD", "OPTIONS"):
         begin_for_writing(session)
     try:
         yield session
@@ -27,6 +29,12 @@ def get_db(request: Request) -> Iterator[Session]:
         raise
     finally:
         session.close()
+
+
+def get_db(request: Request) -> Iterator[Session]:
+    """The request's session as a dependency (see request_session)."""
+    with request_session(request.method) as session:
+        yield session
 
 
 # scope="function": commit before the response is sent, so a failed commit is the response.
