@@ -2,7 +2,7 @@
 
 Revision ID: 20261203_0006
 Revises: 20261203_0005
-Create Date: 2026-12-03 19:15:02.796634
+Create Date: 2026-12-03 20:17:49.494901
 """
 
 from __future__ import annotations
@@ -98,6 +98,8 @@ def upgrade() -> None:
     sa.Column('silent_minutes', sa.Integer(), nullable=True),
     sa.Column('severity', sa.String(length=12), nullable=False),
     sa.Column('enabled', sa.Boolean(), nullable=False),
+    sa.Column('webhook_url', sa.String(length=500), nullable=True),
+    sa.Column('webhook_secret_sealed', sa.Text(), nullable=True),
     sa.Column('created_by', sa.String(length=100), nullable=False),
     sa.Column('created_at', smartcity.db.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['department_id'], ['department.id'], name=op.f('fk_iot_rule_department_id_department')),

@@ -19,6 +19,7 @@ from smartcity.exchange import push, sharing
 from smartcity.exchange.models import Delivery
 from smartcity.exchange.schemas import RevokeIn, SubscriptionIn
 from smartcity.exchange.vocab import DeliveryStatus
+from smartcity.platform import webhooks
 from smartcity.platform.errors import Conflict, NotFound
 from smartcity.platform.jobs.models import Job
 from smartcity.platform.jobs.worker import run_until_idle
@@ -62,7 +63,7 @@ def test_batches_are_pushed_signed_and_masked(db: Session) -> None:
         with pytest.raises(WebhookVerificationError):
             Webhook(made.secret).verify(sent.body.replace(b"0001", b"9999"), sent.headers)
         with pytest.raises(WebhookVerificationError):
-            Webhook(push.new_secret()).verify(sent.body, sent.headers)
+            Webhook(webhooks.new_secret()).verify(sent.body, sent.headers)
     (delivery,) = push.list_deliveries(db, by=world.mzj, status=None, subscription_id=made.id, params=FIRST)[0]
     assert delivery.status is DeliveryStatus.DELIVERED and delivery.attempts == 1 and delivery.last_status == 200
     with pytest.raises(NotFound):  # another department does not see it

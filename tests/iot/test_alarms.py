@@ -10,14 +10,17 @@ from collections.abc import Iterator
 import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
+from standardwebhooks.webhooks import Webhook
 
 from smartcity.iot import alarms, series, telemetry
-from smartcity.iot.models import Alarm, Device
+from smartcity.iot.models import Alarm, Device, Rule
 from smartcity.iot.schemas import Condition, RuleIn
 from smartcity.platform import events
 from smartcity.platform.errors import Conflict, InvalidInput, NotFound
 from smartcity.platform.jobs.models import Job
+from smartcity.platform.jobs.worker import run_until_idle
 from smartcity.platform.paging import PageParams
+from tests.exchange.receiver import receiver
 from tests.iot.world import GAUGE, LIFT, World, build
 
 T0 = dt.datetime.now(dt.UTC).replace(second=0, microsecond=0) - dt.timedelta(hours=2)
@@ -214,3 +217,28 @@ def test_rollups_count_what_was_stored_once(db: Session, world: World) -> None:
     assert [(p.count, p.value) for p in hours.points] == [(4, 2.75)]
     raw = series.read_series(db, by=world.slj, code=GAUGE, name="currentLevel", since=since, until=until)
     assert [p.value for p in raw.points] == [1.0, 3.0, 2.0, 5.0]
+
+
+def test_a_rules_webhook_gets_raised_and_cleared_alarms_signed(db: Session, world: World) -> None:
+    with receiver() as endpoint:
+        rule = alarms.create_rule(
+            db,
+            by=world.slj,
+            data=RuleIn(
+                name="超警戒推送",
+                device=GAUGE,
+                conditions=[Condition(measure="currentLevel", op=">", value=4.5)],
+                webhook_url=endpoint.url,
+            ),
+        )
+        assert rule.webhook_secret and rule.webhook_secret.startswith("whsec_")
+        assert alarms.rule_read(db, db.get(Rule, rule.id)).webhook_secret is None  # shown once
+        _send(db, world, GAUGE, 0, "currentLevel=4.8")
+        _send(db, world, GAUGE, 1, "currentLevel=3.0")
+        run_until_idle()
+        verifier = Webhook(rule.webhook_secret)
+        kinds = []
+        for sent in endpoint.received:
+            message = verifier.verify(sent.body, sent.headers)  # raises on a bad signature
+            kinds.append((message["type"], message["data"]["device"], message["data"]["status"]))
+        assert kinds == [("iot.alarm.raised", GAUGE, "active"), ("iot.alarm.cleared", GAUGE, "cleared")]

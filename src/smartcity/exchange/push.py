@@ -13,14 +13,9 @@ dead letter, listed in the console until someone redelivers it. A revoked or exp
 
 from __future__ import annotations
 
-import base64
 import datetime as dt
-import hashlib
-import hmac
 import json
 import logging
-import secrets
-import time
 from typing import Any
 
 import httpx
@@ -44,25 +39,13 @@ from smartcity.platform.identity import service as identity
 from smartcity.platform.identity.principal import Principal
 from smartcity.platform.jobs import service as jobs
 from smartcity.platform.paging import PageParams, fetch_page
+from smartcity.platform.webhooks import new_secret, signed_headers
 
 log = logging.getLogger("smartcity.exchange")
 DELIVER_JOB = "exchange.deliver"
 PURPOSE = "webhook"
 PART_ROWS = 500
-SECRET_PREFIX = "whsec_"
 EVENT_TYPE = "entry.rows.changed"
-
-
-def new_secret() -> str:
-    """A Standard Webhooks signing secret: `whsec_` and 32 random bytes in base64."""
-    return SECRET_PREFIX + base64.b64encode(secrets.token_bytes(32)).decode()
-
-
-def signature(secret: str, message_id: str, timestamp: int, body: bytes) -> str:
-    """The `webhook-signature` header value of a message."""
-    key = base64.b64decode(secret.removeprefix(SECRET_PREFIX))
-    mac = hmac.new(key, f"{message_id}.{timestamp}.".encode() + body, hashlib.sha256).digest()
-    return "v1," + base64.b64encode(mac).decode()
 
 
 def backoff(attempts: int) -> dt.timedelta:
@@ -367,14 +350,7 @@ def deliver(payload: dict[str, Any]) -> None:
             return
         url, secret = subscription.url, sealing.unseal(subscription.secret_sealed, purpose=PURPOSE)
         body = _body(delivery)
-    message_id, stamp = f"msg_{delivery_id}", int(time.time())
-    headers = {
-        "content-type": "application/json",
-        "webhook-id": message_id,
-        "webhook-timestamp": str(stamp),
-        "webhook-signature": signature(secret, message_id, stamp, body),
-        "user-agent": "smartcity-exchange/1",
-    }
+    headers = signed_headers(secret, f"msg_{delivery_id}", body, agent="smartcity-exchange/1")
     status, error = None, ""
     try:
         response = httpx.post(url, content=body, headers=headers, timeout=get_settings().exchange_push_timeout)

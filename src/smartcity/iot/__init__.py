@@ -9,7 +9,7 @@ from smartcity.iot.cli import app as cli_app
 from smartcity.iot.pages import router as console_router
 from smartcity.iot.permissions import IOT_READ, PERMISSIONS
 from smartcity.platform.i18n import N_
-from smartcity.platform.jobs.service import PeriodicTask
+from smartcity.platform.jobs.service import JobKind, PeriodicTask
 from smartcity.platform.modules import Module, NavItem
 
 
@@ -30,6 +30,7 @@ module = Module(
     cli=cli_app,
     nav=(NavItem(N_("IoT platform"), "/iot", IOT_READ),),
     template_dirs=(str(Path(__file__).parent / "templates"),),
+    jobs=(JobKind(alarms.NOTIFY_JOB, alarms.notify, max_attempts=8),),
     periodic=(
         PeriodicTask("iot.heartbeats", 60.0, _check_silence),  # heartbeat rules: devices silent too long
         PeriodicTask("iot.retention", 3600.0, _prune),

@@ -12,28 +12,34 @@ in the same transaction, so other modules react (an elevator's trapped passenger
 from __future__ import annotations
 
 import datetime as dt
+import json
 import operator
 from collections.abc import Callable, Iterable
 from typing import Any
 
+import httpx
 from sqlalchemy import Select, or_, select
 from sqlalchemy.orm import Session
 
+from smartcity.config import get_settings
 from smartcity.db import unit_of_work, utcnow
 from smartcity.iot.models import Alarm, Device, Latest, Measurement, Rule, RuleState
 from smartcity.iot.permissions import IOT_ALARMS, IOT_MANAGE, IOT_OVERSEE
 from smartcity.iot.schemas import AlarmRead, Condition, RuleIn, RuleRead
 from smartcity.iot.vocab import BY_CODE, AlarmStatus, DeviceStatus, ValueKind
-from smartcity.platform import events
+from smartcity.platform import events, sealing, webhooks
 from smartcity.platform.audit import service as audit
 from smartcity.platform.errors import Conflict, InvalidInput, NotFound
 from smartcity.platform.i18n import N_
 from smartcity.platform.identity import service as identity
 from smartcity.platform.identity.principal import Principal
+from smartcity.platform.jobs import service as jobs
 from smartcity.platform.paging import PageParams, fetch_page
 
 ALARM_RAISED = "iot.alarm.raised"
 ALARM_CLEARED = "iot.alarm.cleared"
+NOTIFY_JOB = "iot.alarm.notify"
+WEBHOOK_PURPOSE = "iot-webhook"
 SYSTEM = "system"
 
 OPS: dict[str, Callable[[Any, Any], bool]] = {
@@ -121,10 +127,15 @@ def create_rule(session: Session, *, by: Principal, data: RuleIn) -> RuleRead:
         enabled=True,
         created_by=by.username,
     )
+    secret = None
+    if data.webhook_url:
+        secret = webhooks.new_secret()
+        rule.webhook_url = data.webhook_url
+        rule.webhook_secret_sealed = sealing.seal(secret, purpose=WEBHOOK_PURPOSE)
     session.add(rule)
     session.flush()
     audit.record(session, actor=by.actor(), action="iot.rule.create", target_type="iot_rule", target_id=rule.id)
-    return rule_read(session, rule)
+    return rule_read(session, rule).model_copy(update={"webhook_secret": secret})
 
 
 def rule_read(session: Session, rule: Rule) -> RuleRead:
@@ -140,6 +151,7 @@ def rule_read(session: Session, rule: Rule) -> RuleRead:
         silent_minutes=rule.silent_minutes,
         severity=rule.severity,
         enabled=rule.enabled,
+        webhook_url=rule.webhook_url,
     )
 
 
@@ -283,7 +295,7 @@ def _raise(session: Session, rule: Rule, device_id: int, detail: dict[str, Any],
     session.flush()
     device = session.get(Device, device_id)
     assert device is not None
-    events.publish(session, ALARM_RAISED, _event(alarm, rule, device))
+    _announce(session, ALARM_RAISED, alarm, rule, device)
     return alarm
 
 
@@ -296,7 +308,31 @@ def _clear(session: Session, alarm: Alarm, *, by: str, now: dt.datetime) -> None
     rule = session.get(Rule, alarm.rule_id)
     device = session.get(Device, alarm.device_id)
     assert rule is not None and device is not None
-    events.publish(session, ALARM_CLEARED, _event(alarm, rule, device))
+    _announce(session, ALARM_CLEARED, alarm, rule, device)
+
+
+def _announce(session: Session, event: str, alarm: Alarm, rule: Rule, device: Device) -> None:
+    """The platform event, and the rule's webhook as a job (both in this transaction: nothing is sent for an alarm
+    that was rolled back)."""
+    payload = _event(alarm, rule, device)
+    events.publish(session, event, payload)
+    if rule.webhook_url:
+        jobs.enqueue(session, NOTIFY_JOB, {"rule_id": rule.id, "type": event, "data": payload})
+
+
+def notify(payload: dict[str, Any]) -> None:
+    """Job: post one alarm event to its rule's webhook; a failure raises, and the job is tried again later."""
+    with unit_of_work() as session:
+        rule = session.get(Rule, int(payload["rule_id"]))
+        if rule is None or not rule.webhook_url or not rule.webhook_secret_sealed:
+            return
+        url, secret = rule.webhook_url, sealing.unseal(rule.webhook_secret_sealed, purpose=WEBHOOK_PURPOSE)
+    body = json.dumps({"type": payload["type"], "data": payload["data"]}, ensure_ascii=False).encode()
+    message_id = f"alarm_{payload['data']['alarm_id']}_{payload['type'].rsplit('.', 1)[-1]}"
+    headers = webhooks.signed_headers(secret, message_id, body, agent="smartcity-iot/1")
+    response = httpx.post(url, content=body, headers=headers, timeout=get_settings().exchange_push_timeout)
+    if not 200 <= response.status_code < 300:
+        raise RuntimeError(f"{url} answered HTTP {response.status_code}")
 
 
 def _event(alarm: Alarm, rule: Rule, device: Device) -> dict[str, Any]:

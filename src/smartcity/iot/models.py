@@ -109,6 +109,8 @@ class Rule(Base):
     silent_minutes: Mapped[int | None] = mapped_column(Integer)
     severity: Mapped[str] = mapped_column(String(12))
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    webhook_url: Mapped[str | None] = mapped_column(String(500))  # alarms raised and cleared are posted here
+    webhook_secret_sealed: Mapped[str | None] = mapped_column(Text)
     created_by: Mapped[str] = mapped_column(String(100))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 

@@ -161,6 +161,12 @@ class RuleIn(BaseModel):
     for_minutes: int = Field(default=0, ge=0, le=1440, description="the conditions must hold this long")
     silent_minutes: int | None = Field(default=None, ge=1, le=10080, description="heartbeat: no data this long")
     severity: Literal["critical", "major", "minor", "warning"] = "major"
+    webhook_url: str | None = Field(
+        default=None,
+        max_length=500,
+        pattern=r"^https?://[^\s/]+",
+        description="Where raised and cleared alarms are posted, signed as Standard Webhooks specifies",
+    )
 
 
 class RuleRead(BaseModel):
@@ -174,6 +180,8 @@ class RuleRead(BaseModel):
     silent_minutes: int | None
     severity: str
     enabled: bool
+    webhook_url: str | None = None
+    webhook_secret: str | None = Field(default=None, description="The signing secret: in the creating answer only")
 
 
 class RuleSwitch(BaseModel):
