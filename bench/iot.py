@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import datetime as dt
+import functools
 import os
 import signal
 import socket
@@ -285,15 +286,17 @@ def bare_consumer(port: int, prefix: str, expected: int) -> None:
     print(f"{consumer.stats.received} {last}", flush=True)
 
 
-def stored(url: str) -> int:
-    """Rows of raw telemetry (distinct by construction: the primary key is device, measure and time)."""
+@functools.cache
+def _engine(url: str) -> Any:
     import sqlalchemy as sa
 
-    engine = sa.create_engine(url)
-    with engine.connect() as conn:
-        rows = conn.exec_driver_sql("SELECT count(*) FROM iot_measurement").scalar_one()
-    engine.dispose()
-    return int(rows)
+    return sa.create_engine(url)
+
+
+def stored(url: str) -> int:
+    """Rows of raw telemetry (distinct by construction: the primary key is device, measure and time)."""
+    with _engine(url).connect() as conn:
+        return int(conn.exec_driver_sql("SELECT count(*) FROM iot_measurement").scalar_one())
 
 
 def values_in(packets: list[tuple[bytes, bool]]) -> int:
@@ -347,6 +350,7 @@ def run(kind: str, args: argparse.Namespace) -> None:
             consumer.send_signal(signal.SIGTERM)
             consumer.wait(timeout=30)
             crash(url, folder, port, credentials, args)
+        _engine(url).dispose()
 
 
 def alarm_latency(

@@ -7,7 +7,7 @@ import fcntl
 import os
 import threading
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -187,43 +187,44 @@ def write_beside(session: Session, write: Callable[[Session], object]) -> None:
 _SQLITE_BESIDE = threading.Lock()
 
 
+def _upserting_insert(session: Session, table: Table) -> Any:
+    """The INSERT of the session's dialect that knows ON CONFLICT (SQLite's and PostgreSQL's spell it alike)."""
+    module = sqlite_dialect if session.get_bind().dialect.name == "sqlite" else postgresql_dialect
+    return module.insert(table)
+
+
 def insert_skipping_existing(session: Session, table: Table) -> Insert:
     """INSERT of rows whose key may exist already: those are skipped (ON CONFLICT DO NOTHING, on both stores)."""
-    dialect = session.get_bind().dialect.name
-    module = sqlite_dialect if dialect == "sqlite" else postgresql_dialect
-    return module.insert(table).on_conflict_do_nothing()
+    return _upserting_insert(session, table).on_conflict_do_nothing()
 
 
 def insert_or_add(
     session: Session,
     table: Table,
     *,
-    key: list[str],
-    add: list[str],
-    replace: list[str] = (),  # type: ignore[assignment]
-    least: list[str] = (),  # type: ignore[assignment]
-    greatest: list[str] = (),  # type: ignore[assignment]
+    key: Sequence[str],
+    add: Sequence[str],
+    replace: Sequence[str] = (),
+    least: Sequence[str] = (),
+    greatest: Sequence[str] = (),
 ) -> Insert:
     """INSERT that, where a row with the same `key` exists, adds the new `add` columns to it, takes the new
     `replace` columns, and keeps the smaller of `least` and the larger of `greatest` (ON CONFLICT DO UPDATE, on
     both stores): counters and running aggregates kept in one statement."""
-    dialect = session.get_bind().dialect.name
-    module = sqlite_dialect if dialect == "sqlite" else postgresql_dialect
-    smaller, larger = (func.min, func.max) if dialect == "sqlite" else (func.least, func.greatest)
-    stmt = module.insert(table)
+    sqlite = session.get_bind().dialect.name == "sqlite"
+    smaller, larger = (func.min, func.max) if sqlite else (func.least, func.greatest)
+    stmt = _upserting_insert(session, table)
     changes: dict[str, Any] = {name: table.c[name] + stmt.excluded[name] for name in add}
     changes.update({name: stmt.excluded[name] for name in replace})
     changes.update({name: smaller(table.c[name], stmt.excluded[name]) for name in least})
     changes.update({name: larger(table.c[name], stmt.excluded[name]) for name in greatest})
-    return stmt.on_conflict_do_update(index_elements=key, set_=changes)
+    return stmt.on_conflict_do_update(index_elements=list(key), set_=changes)
 
 
 def insert_or_take_newer(session: Session, table: Table, *, key: list[str], newer: str) -> Insert:
     """INSERT that, where a row with the same `key` exists, takes the new row's other columns if its `newer` column
     is not older (ON CONFLICT DO UPDATE … WHERE, on both stores): the latest value of something."""
-    dialect = session.get_bind().dialect.name
-    module = sqlite_dialect if dialect == "sqlite" else postgresql_dialect
-    stmt = module.insert(table)
+    stmt = _upserting_insert(session, table)
     changes = {c.name: stmt.excluded[c.name] for c in table.columns if c.name not in key}
     return stmt.on_conflict_do_update(index_elements=key, set_=changes, where=stmt.excluded[newer] >= table.c[newer])
 

@@ -26,6 +26,7 @@ from smartcity.db import unit_of_work, utcnow
 from smartcity.iot.models import Alarm, Device, Latest, Measurement, Rule, RuleState
 from smartcity.iot.permissions import IOT_ALARMS, IOT_MANAGE, IOT_OVERSEE
 from smartcity.iot.schemas import AlarmRead, Condition, RuleIn, RuleRead
+from smartcity.iot.service import get_device
 from smartcity.iot.vocab import BY_CODE, AlarmStatus, DeviceStatus, ValueKind
 from smartcity.platform import events, sealing, webhooks
 from smartcity.platform.audit import service as audit
@@ -100,8 +101,6 @@ def create_rule(session: Session, *, by: Principal, data: RuleIn) -> RuleRead:
         raise InvalidInput(N_("A rule names either a device type or one device."), field="device_type")
     device = None
     if data.device is not None:
-        from smartcity.iot.service import get_device
-
         device = get_device(session, by=by, code=data.device)
         device_type = device.type_code
     else:

@@ -11,7 +11,6 @@ from fastapi.responses import Response
 
 from smartcity.db import utcnow
 from smartcity.iot import alarms, series, service
-from smartcity.iot.models import Latest
 from smartcity.iot.permissions import IOT_ALARMS, IOT_READ
 from smartcity.iot.service import DeviceFilter
 from smartcity.iot.vocab import ALARM_STATUS_TITLES, BY_CODE, DEVICE_TYPES, REJECTION_TITLES, SEVERITY_TITLES
@@ -77,15 +76,14 @@ def device_page(request: Request, session: DbSession, principal: Reader, code: s
     device = service.get_device(session, by=principal, code=code)
     read = service.reads(session, [device])[0]
     spec = BY_CODE[device.type_code]
-    latest = {row.name: row for row in session.query(Latest).filter(Latest.device_id == device.id)}
+    latest = series.latest_values(session, device_id=device.id)
     charts = []
     for measure in spec.measures:
         if measure.kind.value in ("number", "integer"):
+            # the last day per minute (the rollups hold every numeric value stored, in the same transaction)
             points = series.read_series(
                 session, by=principal, code=code, name=measure.name, resolution="1m", limit=1440
             )
-            if not points.points:
-                points = series.read_series(session, by=principal, code=code, name=measure.name, limit=1440)
             charts.append(
                 {
                     "name": measure.name,

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from smartcity.config import get_settings
 from smartcity.db import unit_of_work, utcnow
-from smartcity.iot.models import Measurement, Rollup
+from smartcity.iot.models import Latest, Measurement, Rollup
 from smartcity.iot.schemas import Point, Series
 from smartcity.iot.service import get_device
 from smartcity.iot.vocab import BY_CODE
@@ -82,6 +82,11 @@ def read_series(
         ).all()
         points = [Point(observed_at=r.observed_at, value=r.text if r.text is not None else r.number) for r in rows]
     return Series(device=device.code, name=name, unit=measure.unit, resolution=resolution, points=points)
+
+
+def latest_values(session: Session, *, device_id: int) -> dict[str, Latest]:
+    """The newest value of each measure a device reported, by measure."""
+    return {row.name: row for row in session.scalars(select(Latest).where(Latest.device_id == device_id))}
 
 
 def prune(*, now: dt.datetime | None = None) -> dict[str, int]:

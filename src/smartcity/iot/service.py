@@ -162,18 +162,37 @@ def list_devices(session: Session, *, by: Principal, flt: DeviceFilter, params: 
     return fetch_page(session, stmt.order_by(Device.code), params)
 
 
-def _department_id(session: Session, by: Principal, code: str | None, *, field: str) -> int:
+@dataclass(frozen=True)
+class _City:
+    """The departments and towns a registration is checked against, read once per call (an import has
+    thousands of rows)."""
+
+    departments: dict[str, int]
+    towns: frozenset[str]
+
+    @classmethod
+    def read(cls, session: Session) -> _City:
+        everyone = identity.all_departments(session)
+        return cls(
+            departments={d.code: d.id for d in everyone},
+            towns=frozenset(d.division_code for d in everyone if d.kind == "town" and d.division_code),
+        )
+
+
+def _department_id(session: Session, by: Principal, code: str | None, city: _City, *, field: str) -> int:
     if code is None or code == by.department_code:
         if by.department_id is None:
             raise InvalidInput(N_("Name the department that owns the device."), field=field)
         return by.department_id
     if not by.can(IOT_OVERSEE):
         raise PermissionDenied(N_("You may register devices of your own department only."))
-    return identity.department_by_code(session, code, field=field).id
+    if code in city.departments:
+        return city.departments[code]
+    return identity.department_by_code(session, code, field=field).id  # raises: an unknown department
 
 
-def _check_place(session: Session, town_code: str | None, location: Location | None, *, field: str) -> None:
-    if town_code is not None and town_code not in _towns(session):
+def _check_place(town_code: str | None, location: Location | None, city: _City, *, field: str) -> None:
+    if town_code is not None and town_code not in city.towns:
         raise InvalidInput(N_("'{code}' is not a town of the city."), field=f"{field}town_code", code=town_code)
     if location is not None:
         west, south, east, north = CITY_BOUNDS
@@ -186,15 +205,11 @@ def _check_place(session: Session, town_code: str | None, location: Location | N
             )
 
 
-def _towns(session: Session) -> set[str]:
-    return {d.division_code for d in identity.all_departments(session) if d.kind == "town" and d.division_code}
-
-
-def _new_device(session: Session, by: Principal, data: DeviceIn, *, field: str = "") -> tuple[Device, str]:
+def _new_device(session: Session, by: Principal, data: DeviceIn, city: _City, *, field: str = "") -> tuple[Device, str]:
     if data.type not in BY_CODE:
         raise InvalidInput(N_("Unknown device type '{type}'."), field=f"{field}type", type=data.type)
-    _check_place(session, data.town_code, data.location, field=field)
-    department_id = _department_id(session, by, data.department, field=f"{field}department")
+    _check_place(data.town_code, data.location, city, field=field)
+    department_id = _department_id(session, by, data.department, city, field=f"{field}department")
     credential = new_credential()
     device = Device(
         code=data.code,
@@ -223,7 +238,7 @@ def register_device(session: Session, *, by: Principal, data: DeviceIn) -> Devic
     by.require(IOT_MANAGE)
     if _taken(session, [data.code]):
         raise Conflict(N_("A device '{code}' is registered already."), field="code", code=data.code)
-    device, credential = _new_device(session, by, data)
+    device, credential = _new_device(session, by, data, _City.read(session))
     session.add(device)
     session.flush()
     audit.record(
@@ -240,6 +255,7 @@ def import_devices(session: Session, *, by: Principal, content: bytes) -> Import
     rows = _csv_rows(content)
     taken = _taken(session, [r.get("code", "") for _, r in rows])
     seen: set[str] = set()
+    city = _City.read(session)
     created: list[tuple[Device, str]] = []
     for line, row in rows:
         where = Message(N_("line {line}: "), line=line)
@@ -249,7 +265,7 @@ def import_devices(session: Session, *, by: Principal, content: bytes) -> Import
                 N_("{where}a device '{code}' is registered already."), field="code", where=where, code=data.code
             )
         seen.add(data.code)
-        created.append(_new_device(session, by, data, field=f"line {line}: "))
+        created.append(_new_device(session, by, data, city, field=f"line {line}: "))
     session.add_all([device for device, _ in created])
     session.flush()
     audit.record(
@@ -317,7 +333,7 @@ def update_device(session: Session, *, by: Principal, code: str, data: DeviceUpd
     by.require(IOT_MANAGE)
     device = get_device(session, by=by, code=code)
     changes = data.model_dump(exclude_unset=True)
-    _check_place(session, data.town_code, data.location, field="")
+    _check_place(data.town_code, data.location, _City.read(session), field="")
     if data.name is not None:
         device.name = data.name
     if "town_code" in changes:
