@@ -69,7 +69,7 @@ def device_code(topic: str, prefix: str) -> str | None:
 
 @dataclass
 class Stats:
-    """What a consumer did since it started (the benchmark and the console read it)."""
+    """What a consumer did since it started (`smartcity iot consume` prints it when it stops)."""
 
     received: int = 0
     batches: int = 0

@@ -88,7 +88,7 @@ def ingest(session: Session, messages: Sequence[Message], *, now: dt.datetime | 
         try:
             observations = _checked(message, device, now, bounds, settings.iot_device_rate, settings.iot_device_burst)
         except Refused as refused:
-            _count_refusal(batch, message.device_code, device, refused, now)
+            _count_refusal(batch, message.device_code, device, refused)
             results.append(refused)
             continue
         assert device is not None
@@ -154,15 +154,12 @@ def _take(batch: _Batch, code: str, device: Device, observations: list[Observati
                 contact.rssi = number
 
 
-def _count_refusal(batch: _Batch, code: str, device: Device | None, refused: Refused, now: dt.datetime) -> None:
+def _count_refusal(batch: _Batch, code: str, device: Device | None, refused: Refused) -> None:
     key = (code[:64], refused.reason.value)
     count, _ = batch.refusals.get(key, (0, ""))
     batch.refusals[key] = (count + 1, refused.detail)
     if device is not None:
         batch.refused_devices[device.id] = batch.refused_devices.get(device.id, 0) + 1
-
-
-ROLLUPS = (60, 3600)  # a minute and an hour
 
 
 def _roll_up(session: Session, stored: list[Any]) -> None:
