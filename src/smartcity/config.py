@@ -113,6 +113,11 @@ class Settings(BaseSettings):
     mqtt_topic_prefix: str = Field(
         default="smartcity", description="Devices publish to <prefix>/devices/<device code>/telemetry."
     )
+    town_areas_file: Path | None = Field(
+        default=None,
+        description="GeoJSON of the city's town areas for maps and point-in-town checks; empty: the shipped "
+        "approximate areas of Yuyao's 21 towns.",
+    )
     public_url: str = Field(
         default="http://127.0.0.1:8000",
         description="The address people and clients reach the platform at (links in the open-data API and DCAT).",

@@ -45,6 +45,8 @@ def test_registration_issues_a_credential_stored_only_as_its_digest(db: Session)
         ({"type": "toaster"}, "type", "Unknown device type 'toaster'"),
         ({"town_code": "330281999"}, "town_code", "'330281999' is not a town"),
         ({"location": Location(longitude=116.4, latitude=39.9)}, "location", "outside the city"),
+        # inside the city's bounding box, but across the border in Cixi: the outline decides, not the box
+        ({"location": Location(longitude=121.40, latitude=30.30)}, "location", "outside the city"),
     ],
 )
 def test_a_device_must_be_of_a_known_type_and_in_the_city(
@@ -98,6 +100,8 @@ def test_a_csv_import_registers_every_row_with_its_credential(db: Session) -> No
     assert [d.code for d in report.created] == ["YJ-WL-0101", "YJ-WL-0102"]
     assert len({d.credential for d in report.created}) == 2
     assert report.created[1].location == Location(longitude=121.08, latitude=30.05)
+    assert report.created[0].town_code == YMJD  # as the row says
+    assert report.created[1].town_code == "330281106"  # none given: the town whose area holds it, 马渚镇
 
 
 @pytest.mark.parametrize(

@@ -29,6 +29,7 @@ from smartcity.iot.schemas import (
 from smartcity.iot.vocab import BY_CODE, COMMON, DEVICE_TYPES, REJECTION_TITLES, DeviceStatus, Health, Rejection
 from smartcity.platform.audit import service as audit
 from smartcity.platform.errors import Conflict, InvalidInput, NotFound, PermissionDenied
+from smartcity.platform.geo import CityMap, city_map
 from smartcity.platform.i18n import N_, Message
 from smartcity.platform.identity import service as identity
 from smartcity.platform.identity.principal import Principal
@@ -37,7 +38,6 @@ from smartcity.platform.paging import PageParams, fetch_page
 
 CREDENTIAL_PREFIX = "scd_"
 # The county's extent (余姚市, 330281), a little generous: a device outside it is a typing mistake.
-CITY_BOUNDS = (120.75, 29.65, 121.50, 30.35)  # west, south, east, north
 LATE_FACTOR = 3  # a device is late after missing this many of its reports
 IMPORT_MAX_ROWS = 10_000
 IMPORT_COLUMNS = ("code", "name", "type", "department", "town_code", "longitude", "latitude", "address")
@@ -77,12 +77,17 @@ def new_credential() -> str:
 
 def health(device: Device, *, now: dt.datetime) -> Health:
     """Online while the device reports on time; late after missing LATE_FACTOR reports; silent if never heard."""
-    if device.status == DeviceStatus.DISABLED:
+    return health_of(device.status, device.type_code, device.last_seen_at, now=now)
+
+
+def health_of(status: str, type_code: str, last_seen_at: dt.datetime | None, *, now: dt.datetime) -> Health:
+    """`health` from a device's columns (for lists read without loading whole devices)."""
+    if status == DeviceStatus.DISABLED:
         return Health.DISABLED
-    if device.last_seen_at is None:
+    if last_seen_at is None:
         return Health.SILENT
-    minutes = BY_CODE[device.type_code].report_minutes if device.type_code in BY_CODE else 60
-    late = now - device.last_seen_at > dt.timedelta(minutes=minutes * LATE_FACTOR)
+    minutes = BY_CODE[type_code].report_minutes if type_code in BY_CODE else 60
+    late = now - last_seen_at > dt.timedelta(minutes=minutes * LATE_FACTOR)
     return Health.LATE if late else Health.ONLINE
 
 
@@ -169,6 +174,7 @@ class _City:
 
     departments: dict[str, int]
     towns: frozenset[str]
+    map: CityMap
 
     @classmethod
     def read(cls, session: Session) -> _City:
@@ -176,6 +182,7 @@ class _City:
         return cls(
             departments={d.code: d.id for d in everyone},
             towns=frozenset(d.division_code for d in everyone if d.kind == "town" and d.division_code),
+            map=city_map(),
         )
 
 
@@ -194,15 +201,18 @@ def _department_id(session: Session, by: Principal, code: str | None, city: _Cit
 def _check_place(town_code: str | None, location: Location | None, city: _City, *, field: str) -> None:
     if town_code is not None and town_code not in city.towns:
         raise InvalidInput(N_("'{code}' is not a town of the city."), field=f"{field}town_code", code=town_code)
-    if location is not None:
-        west, south, east, north = CITY_BOUNDS
-        if not (west <= location.longitude <= east and south <= location.latitude <= north):
-            raise InvalidInput(
-                N_("The location {lon}, {lat} is outside the city."),
-                field=f"{field}location",
-                lon=f"{location.longitude:.5f}",
-                lat=f"{location.latitude:.5f}",
-            )
+    if location is not None and not city.map.contains(location.longitude, location.latitude):
+        raise InvalidInput(
+            N_("The location {lon}, {lat} is outside the city."),
+            field=f"{field}location",
+            lon=f"{location.longitude:.5f}",
+            lat=f"{location.latitude:.5f}",
+        )
+
+
+def _town_at(location: Location | None, city: _City) -> str | None:
+    """A device placed without a town belongs to the town whose area holds its location."""
+    return city.map.town_at(location.longitude, location.latitude) if location is not None else None
 
 
 def _new_device(session: Session, by: Principal, data: DeviceIn, city: _City, *, field: str = "") -> tuple[Device, str]:
@@ -216,7 +226,7 @@ def _new_device(session: Session, by: Principal, data: DeviceIn, city: _City, *,
         name=data.name,
         type_code=data.type,
         department_id=department_id,
-        town_code=data.town_code,
+        town_code=data.town_code or _town_at(data.location, city),
         longitude=data.location.longitude if data.location else None,
         latitude=data.location.latitude if data.location else None,
         address=data.address,
@@ -230,7 +240,35 @@ def _new_device(session: Session, by: Principal, data: DeviceIn, city: _City, *,
 
 
 def _taken(session: Session, codes: list[str]) -> set[str]:
-    return set(session.scalars(select(Device.code).where(Device.code.in_(codes))))
+    taken: set[str] = set()
+    for start in range(0, len(codes), 5000):
+        taken.update(session.scalars(select(Device.code).where(Device.code.in_(codes[start : start + 5000]))))
+    return taken
+
+
+def registered_codes(session: Session, codes: list[str]) -> set[str]:
+    """Which of `codes` name registered devices (whoever owns them)."""
+    return _taken(session, codes)
+
+
+def wrong_credentials(session: Session, credentials: dict[str, str]) -> set[str]:
+    """Which registered devices of `credentials` (code → credential) hold another credential than the one given."""
+    codes = sorted(credentials)
+    wrong: set[str] = set()
+    for start in range(0, len(codes), 5000):
+        stmt = select(Device.code, Device.secret_hash).where(Device.code.in_(codes[start : start + 5000]))
+        wrong.update(code for code, digest in session.execute(stmt) if token_digest(credentials[code]) != digest)
+    return wrong
+
+
+def never_heard(session: Session, codes: list[str]) -> set[str]:
+    """Which of `codes` name registered devices that have not reported yet."""
+    silent: set[str] = set()
+    for start in range(0, len(codes), 5000):
+        chunk = codes[start : start + 5000]
+        stmt = select(Device.code).where(Device.code.in_(chunk), Device.last_seen_at.is_(None))
+        silent.update(session.scalars(stmt))
+    return silent
 
 
 def register_device(session: Session, *, by: Principal, data: DeviceIn) -> DeviceProvisioned:
