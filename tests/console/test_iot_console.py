@@ -87,3 +87,19 @@ def test_find_a_gauge_see_its_alarm_and_acknowledge_it(page: Page, live_server: 
     page.screenshot(path=str(artifacts / "iot-alarms.png"), full_page=True)
     page.get_by_role("link", name="被拒报文").click()
     expect(page.locator("#rejections tbody tr", has_text=GAUGE)).to_contain_text("凭证错误")
+
+
+@pytest.mark.usefixtures("gauge")
+def test_the_map_draws_the_towns_and_the_gauge_with_its_alarm(
+    page: Page, live_server: LiveServer, artifacts: Path
+) -> None:
+    sign_in(page, SLJ_ADMIN, "/iot/map")
+    expect(page.locator("#map")).to_have_attribute("data-devices", "1", timeout=15_000)
+    expect(page.locator("#map")).to_have_attribute("data-towns", "21")  # the town areas, drawn on the canvas
+    expect(page.locator(".town-label", has_text="马渚镇")).to_be_visible()
+    expect(page.locator("#map-alarmed")).to_have_text("1")
+    expect(page.locator('[data-health="online"]')).to_have_text("1")
+    expect(page.locator("#map-note")).to_contain_text("近似")
+    page.screenshot(path=str(artifacts / "iot-map.png"), full_page=True)
+    page.select_option("#map-type", "camera")
+    expect(page.locator("#map")).to_have_attribute("data-devices", "0")

@@ -6,8 +6,9 @@ import datetime as dt
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
+from fastapi.responses import JSONResponse
 
-from smartcity.iot import alarms, series, service, telemetry
+from smartcity.iot import alarms, mapping, series, service, telemetry
 from smartcity.iot.codec import Refused
 from smartcity.iot.permissions import IOT_ALARMS, IOT_MANAGE, IOT_READ
 from smartcity.iot.schemas import (
@@ -80,6 +81,21 @@ def list_devices(
     flt = DeviceFilter(type=type, town_code=town_code, status=status, department=department, q=q)
     devices, total = service.list_devices(session, by=principal, flt=flt, params=params)
     return page_body(service.reads(session, devices), total, params)
+
+
+@router.get(
+    "/map",
+    response_class=JSONResponse,
+    responses={200: {"content": {"application/geo+json": {}}, "description": "A GeoJSON FeatureCollection."}},
+)
+def device_map(
+    session: DbSession,
+    principal: Reader,
+    type: Annotated[str | None, Query(max_length=40, description="Only devices of this type.")] = None,
+) -> Response:
+    """The located devices the caller may see as GeoJSON points, with live health and worst open alarm."""
+    body = mapping.device_map(session, by=principal, type=type)
+    return JSONResponse(body, media_type="application/geo+json")
 
 
 @router.post("/devices", response_model=DeviceProvisioned, status_code=201)

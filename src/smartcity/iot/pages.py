@@ -1,5 +1,5 @@
-"""Console pages of the IoT platform (/iot): the device list with live health, a device's page with its latest
-values and charts, alarms to acknowledge and clear, and the refused messages counted per device."""
+"""Console pages of the IoT platform (/iot): the device list with live health, the device map, a device's page
+with its latest values and charts, alarms to acknowledge and clear, and the refused messages counted per device."""
 
 from __future__ import annotations
 
@@ -7,15 +7,16 @@ import json
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
-from fastapi.responses import Response
+from fastapi.responses import JSONResponse, Response
 
 from smartcity.db import utcnow
-from smartcity.iot import alarms, series, service
+from smartcity.iot import alarms, mapping, series, service
 from smartcity.iot.permissions import IOT_ALARMS, IOT_READ
 from smartcity.iot.service import DeviceFilter
 from smartcity.iot.vocab import ALARM_STATUS_TITLES, BY_CODE, DEVICE_TYPES, REJECTION_TITLES, SEVERITY_TITLES
 from smartcity.platform.console import DISPLAY_TZ, redirect, render
 from smartcity.platform.deps import DbSession, RowId
+from smartcity.platform.geo import city_map
 from smartcity.platform.i18n import N_
 from smartcity.platform.identity.deps import page
 from smartcity.platform.identity.principal import Principal
@@ -68,6 +69,31 @@ def devices_page(
         **pager(total, params, lambda n: f"/iot?type={type or ''}&q={q or ''}&page={n}"),
     }
     return _render(request, principal, "iot/devices.html", context)
+
+
+MAP_COLOURS = {
+    "online": "#1e9e4a",
+    "late": "#e0a100",
+    "silent": "#9aa5b1",
+    "disabled": "#5c6670",
+    "alarm": "#d62828",
+}
+
+
+@router.get("/map")
+def map_page(request: Request, principal: Reader) -> Response:
+    """The devices on a map of the city's towns, coloured by health and open alarms, refreshed as it stands."""
+    context = {"active": "map", "colours": MAP_COLOURS, "approximate": city_map().approximate}
+    return _render(request, principal, "iot/map.html", context)
+
+
+@router.get("/map.geojson")
+def map_data(
+    session: DbSession, principal: Reader, type: Annotated[str | None, Query(max_length=40)] = None
+) -> Response:
+    """What the map page draws (the same GeoJSON as GET /api/v1/iot/map, for the signed-in console)."""
+    body = mapping.device_map(session, by=principal, type=type or None)
+    return JSONResponse(body, media_type="application/geo+json")
 
 
 @router.get("/devices/{code}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Annotated
 
@@ -13,6 +14,7 @@ from smartcity.platform.console import add_context_processor, render
 from smartcity.platform.console import redirect as redirect_to
 from smartcity.platform.deps import DbSession, client_ip
 from smartcity.platform.errors import PROBLEM_TYPES, NotFound
+from smartcity.platform.geo import city_map
 from smartcity.platform.i18n import N_, SUPPORTED_LOCALES
 from smartcity.platform.identity import service as identity
 from smartcity.platform.identity.deps import ANON_COOKIE, SESSION_COOKIE, PublicFormRule, page
@@ -131,6 +133,13 @@ def health(session: DbSession) -> dict[str, str]:
     """Liveness and database reachability."""
     session.connection().exec_driver_sql("SELECT 1")
     return {"status": "ok"}
+
+
+@router.get("/geo/towns.geojson", dependencies=[Depends(PUBLIC)])
+def town_areas() -> Response:
+    """The city's town areas (GeoJSON) that every map draws; the shipped ones are approximate."""
+    body = json.dumps(city_map().geojson, ensure_ascii=False, separators=(",", ":"))
+    return Response(body, media_type="application/geo+json", headers={"Cache-Control": "public, max-age=3600"})
 
 
 module = Module(
