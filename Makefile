@@ -24,7 +24,7 @@ demo: migrate
 
 ## make run: install, migrate, load the Yuyao demo data, serve on http://127.0.0.1:8000
 run: demo
-	$(BIN)/smartcity serve
+	$(BIN)/smartcity serve --simulate
 
 ## make test: the same bootstrap, then the whole suite (SQLite and PostgreSQL, console in Chromium), one worker
 ## process per core; the tests of one file stay on one worker (they share its fixtures)

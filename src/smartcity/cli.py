@@ -56,6 +56,40 @@ def demo_load(
     console.print(str(summary))
 
 
+@demo_app.command("simulate")
+def demo_simulate(
+    url: Annotated[
+        str | None, typer.Option(help="the broker, e.g. mqtt://127.0.0.1:1883 (default SMARTCITY_MQTT_URL)")
+    ] = None,
+) -> None:
+    """Play the loaded demo fleet: its devices publish telemetry over MQTT, faults included, until Ctrl-C."""
+    import signal
+    import threading
+
+    from smartcity.demo.iot_demo import simulator
+
+    settings = get_settings()
+    target = url or settings.mqtt_url
+    if not target:
+        console.print("simulate: name the broker with --url or SMARTCITY_MQTT_URL", style="red")
+        raise typer.Exit(code=2)
+    try:
+        player = simulator(target, prefix=settings.mqtt_topic_prefix)
+    except ValueError as exc:
+        console.print(f"simulate: {exc}", style="red")
+        raise typer.Exit(code=2) from None
+    if player is None:
+        console.print("simulate: no demo fleet; run `smartcity demo load` first", style="red")
+        raise typer.Exit(code=1)
+    stopped = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stopped.set())
+    console.print(player.start() + "; Ctrl-C to stop", highlight=False)
+    with contextlib.suppress(KeyboardInterrupt):
+        stopped.wait()
+    player.stop()
+    console.print(f"simulate: {player.published} messages published")
+
+
 @user_app.command("create")
 def user_create(
     username: str,
@@ -113,6 +147,9 @@ def serve(
             help="server processes; one per core uses the machine (each limits the data service's rate on its own)",
         ),
     ] = 1,
+    simulate: Annotated[
+        bool, typer.Option(help="also play the demo fleet: its devices publish telemetry, faults included")
+    ] = False,
 ) -> None:
     """Serve the console and APIs."""
     import uvicorn
@@ -130,6 +167,13 @@ def serve(
             settings.mqtt_url, prefix=settings.mqtt_topic_prefix, embedded_port=settings.mqtt_embedded_port
         )
         console.print(telemetry.start(), highlight=False)
+    player = None
+    if simulate:
+        from smartcity.demo.iot_demo import simulator
+
+        target = telemetry.url if telemetry else settings.mqtt_url
+        player = simulator(target, prefix=settings.mqtt_topic_prefix) if target else None
+        console.print(player.start() if player else "simulator: no demo fleet (run `smartcity demo load`) or no broker")
     try:
         uvicorn.run(
             "smartcity.app:create_served_app",
@@ -141,6 +185,8 @@ def serve(
             proxy_headers=False,
         )
     finally:
+        if player is not None:
+            player.stop()
         if telemetry is not None:
             telemetry.stop()
 

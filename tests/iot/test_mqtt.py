@@ -11,7 +11,6 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator
 
 import paho.mqtt.client as paho
 import pytest
@@ -22,13 +21,12 @@ from sqlalchemy.orm import Session
 from smartcity import db as dbmod
 from smartcity.iot import service, telemetry
 from smartcity.iot.models import Device, Measurement, RejectionCount
-from smartcity.iot.mqtt import Broker, Consumer, device_code
+from smartcity.iot.mqtt import Consumer, device_code
 from smartcity.iot.schemas import DeviceIn
 from smartcity.platform.permissions import Role
 from tests.factories import make_department, make_user, principal
+from tests.iot.conftest import BROKER, MQTT_URL
 
-MQTT_URL = os.environ.get("SMARTCITY_TEST_MQTT_URL", "mqtt://127.0.0.1:1883")
-BROKER = Broker.parse(MQTT_URL)
 START = dt.datetime.now(dt.UTC).replace(microsecond=0) - dt.timedelta(hours=1)
 
 
@@ -43,19 +41,6 @@ def _devices(count: int) -> dict[str, str]:
             ).credential
             for code in (f"YJ-WL-{n:04d}" for n in range(1, count + 1))
         }
-
-
-@pytest.fixture
-def prefix() -> Iterator[str]:
-    """A topic prefix and client ids of this test alone (the broker is shared); the session is removed after."""
-    name = f"sctest-{uuid.uuid4().hex[:10]}"
-    yield name
-    cleaner = paho.Client(CallbackAPIVersion.VERSION2, client_id=f"{name}-ingest", protocol=paho.MQTTv5)
-    cleaner.connect(BROKER.host, BROKER.port, clean_start=True)  # a clean start drops the persistent session
-    cleaner.loop_start()
-    time.sleep(0.2)
-    cleaner.disconnect()
-    cleaner.loop_stop()
 
 
 def _publisher() -> paho.Client:

@@ -11,11 +11,12 @@ from smartcity.catalog import service as catalog
 from smartcity.catalog.schemas import EntryCreate
 from smartcity.config import get_settings
 from smartcity.db import unit_of_work
-from smartcity.demo import exchange_demo, ingest_demo, registry_demo
+from smartcity.demo import exchange_demo, ingest_demo, iot_demo, registry_demo
 from smartcity.demo.catalog_seed import ENTRIES
 from smartcity.demo.departments import DEPARTMENTS
 from smartcity.demo.exchange_demo import ExchangeSummary
 from smartcity.demo.ingest_demo import IngestSummary
+from smartcity.demo.iot_demo import IotSummary
 from smartcity.demo.registry_demo import RegistrySummary
 from smartcity.platform.errors import Conflict
 from smartcity.platform.identity import service as identity
@@ -47,6 +48,7 @@ class DemoSummary:
     collected: IngestSummary | None = None
     registries: RegistrySummary | None = None
     sharing: ExchangeSummary | None = None
+    iot: IotSummary | None = None
 
     def __str__(self) -> str:
         text = (
@@ -55,7 +57,8 @@ class DemoSummary:
         )
         text += f"; {self.collected}" if self.collected else ""
         text += f"; {self.registries}" if self.registries else ""
-        return text + (f"; {self.sharing}" if self.sharing else "")
+        text += f"; {self.sharing}" if self.sharing else ""
+        return text + (f"; {self.iot}" if self.iot else "")
 
 
 def load_departments(session: Session, by: Principal) -> int:
@@ -147,6 +150,7 @@ def load_demo(*, scale: str = "small") -> DemoSummary:
     collected = ingest_demo.load(scale=scale)
     registries = registry_demo.load(scale=scale)
     shared = exchange_demo.load()
+    devices = iot_demo.load(scale=scale)
     return DemoSummary(
         scale=scale,
         departments=departments,
@@ -156,4 +160,5 @@ def load_demo(*, scale: str = "small") -> DemoSummary:
         collected=collected,
         registries=registries,
         sharing=shared,
+        iot=devices,
     )
