@@ -4,7 +4,8 @@ For each store (an SQLite file; a throw-away PostgreSQL schema) the script
 1. registers 4,000 devices through the registry (3,800 Wi-Fi access points reporting apState and clientsConnected,
    200 water-level gauges on the 姚江 reporting currentLevel) and an alarm rule (currentLevel > 25 m);
 2. starts a Mosquitto of its own on a free port, configured as docs/iot.md asks (no queue or in-flight limits;
-   the system broker's defaults would drop messages);
+   the system broker's defaults would drop messages); in each part below `--consumers` processes (default 2, one
+   per core) share the stream (`smartcity iot consume --share`), over MQTT 3.1.1 (`--protocol`);
 3. bare: a consumer process that receives and acknowledges every message and writes nothing, fed `--messages`
    messages (QoS 1, the compact text format with each device's credential) as fast as a small asyncio publisher
    can send them: the broker-and-client ceiling;
@@ -44,6 +45,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 PG_URL = os.environ.get("SMARTCITY_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
 APS, GAUGES = 3800, 200
+# The consumers' protocol (--protocol): MQTT 3.1.1 by default, since paho builds a Properties object for every MQTT 5
+# message it receives, which was a third of a consumer's time; the environment carries it to the bare consumers.
+SCHEME = os.environ.get("BENCH_IOT_SCHEME", "mqtt311")
 THRESHOLD = 25.0
 
 
@@ -158,8 +162,8 @@ def _publish(topic: str, payload: bytes, packet_id: int) -> bytes:
 def stream(
     credentials: dict[str, str], prefix: str, count: int, start: int, faults: int = 0
 ) -> list[tuple[bytes, bool]]:
-    """`count` messages round the devices, observation times a second apart per device; every `faults`-th message
-    a gauge reading above the threshold (then True beside it)."""
+    """`count` messages round the devices, observation times in publish order; every `faults`-th message a gauge
+    reading above the threshold (then True beside it)."""
     codes = list(credentials)
     aps = [c for c in codes if c.startswith("AP-")]
     gauges = [c for c in codes if c.startswith("WL-")]
@@ -176,7 +180,7 @@ def stream(
         else:
             code = aps[i % len(aps)]
             values = f"apState=up,clientsConnected={i % 60}"
-        millis = base + (i // len(codes)) * 1000 + (i % 997)
+        millis = base + i  # a millisecond per message: each device's readings are in time order as published
         out.append(
             (
                 _publish(f"{prefix}/devices/{code}/telemetry", f"{credentials[code]}|{millis}|{values}".encode(), 0),
@@ -235,7 +239,7 @@ def _with_id(packet: bytes, packet_id: int) -> bytes:
 
 
 def consumer_process(
-    url: str, folder: Path, port: int, prefix: str, mode: str, expected: int = 0
+    url: str, folder: Path, port: int, prefix: str, mode: str, expected: int = 0, index: int = 0, shared: bool = False
 ) -> subprocess.Popen[bytes]:
     env = {
         **os.environ,
@@ -246,11 +250,12 @@ def consumer_process(
     }
     if mode == "store":
         command = [
-            sys.executable, "-m", "smartcity.cli", "iot", "consume", "--url", f"mqtt://127.0.0.1:{port}",
-            "--prefix", prefix, "--client-id", f"{prefix}-ingest", "--batch-size", "1000",
+            sys.executable, "-m", "smartcity.cli", "iot", "consume", "--url", f"{SCHEME}://127.0.0.1:{port}",
+            "--prefix", prefix, "--client-id", f"{prefix}-ingest-{index}", "--batch-size", "1000",
         ]  # fmt: skip
+        command += ["--share", "ingest"] if shared else []
     else:
-        command = [sys.executable, __file__, "bare-consumer", str(port), prefix, str(expected)]
+        command = [sys.executable, __file__, "bare-consumer", str(port), prefix, str(expected), str(index), str(shared)]
     process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=ROOT)
     assert process.stderr is not None
     line = process.stderr.readline().decode()
@@ -260,9 +265,9 @@ def consumer_process(
     return process
 
 
-def bare_consumer(port: int, prefix: str, expected: int) -> None:
-    """The same consumer, acknowledging each batch without storing anything, until `expected` messages came;
-    prints how many and when the last one came."""
+def bare_consumer(port: int, prefix: str, expected: int, index: int, shared: bool) -> None:
+    """The same consumer, acknowledging each batch without storing anything, until `expected` messages came (or,
+    sharing the stream, none for 3 s); prints how many and when the last one came."""
     from smartcity.iot import telemetry
     from smartcity.iot.mqtt import Broker, Consumer
 
@@ -270,8 +275,8 @@ def bare_consumer(port: int, prefix: str, expected: int) -> None:
         return [telemetry.Accepted(1, 1)] * len(messages)
 
     consumer = Consumer(
-        Broker.parse(f"mqtt://127.0.0.1:{port}"), prefix=prefix, client_id=f"{prefix}-bare", batch_size=1000,
-        store=nothing,
+        Broker.parse(f"{SCHEME}://127.0.0.1:{port}"), prefix=prefix, client_id=f"{prefix}-bare-{index}",
+        batch_size=1000, store=nothing, share="bare" if shared else None,
     )  # fmt: skip
     consumer.connect()
     stop = threading.Event()
@@ -282,6 +287,8 @@ def bare_consumer(port: int, prefix: str, expected: int) -> None:
     while not stop.is_set() and consumer.stats.received < expected and time.time() < deadline:
         if consumer.step(timeout=0.2):
             last = time.time()
+        elif shared and consumer.stats.received and time.time() - last > 3:
+            break
     consumer.close()
     print(f"{consumer.stats.received} {last}", flush=True)
 
@@ -322,24 +329,36 @@ def run(kind: str, args: argparse.Namespace) -> None:
         with mosquitto(folder) as port:
             publisher = Publisher(port)
             # bare
+            n, shared = args.consumers, args.consumers > 1
             bare_packets = stream(credentials, "bare", args.messages, 0)
-            bare = consumer_process(url, folder, port, "bare", "bare", expected=args.messages)
+            bares = [
+                consumer_process(url, folder, port, "bare", "bare", args.messages, index=i, shared=shared)
+                for i in range(n)
+            ]
             started = asyncio.run(publisher.send([p for p, _ in bare_packets]))
-            out = bare.stdout.read() if bare.stdout else b""
-            bare.wait(timeout=30)
-            received, last = out.decode().split()
-            bare_rate = int(received) / (float(last) - started)
+            counts = []
+            for bare in bares:
+                out = bare.stdout.read() if bare.stdout else b""
+                bare.wait(timeout=30)
+                received_one, last_one = out.decode().split()
+                counts.append((int(received_one), float(last_one)))
+            received = sum(c for c, _ in counts)
+            bare_rate = received / (max(t for _, t in counts) - started)
             # store
             packets = stream(credentials, "store", args.messages, 0)
             rows = values_in(packets)
-            consumer = consumer_process(url, folder, port, "store", "store")
+            consumers = [
+                consumer_process(url, folder, port, "store", "store", index=i, shared=shared) for i in range(n)
+            ]
             started = asyncio.run(Publisher(port).send([p for p, _ in packets]))
             done = wait_for(url, rows, 600)
             store_rate = args.messages / (done - started)
-            print(f"  ingest of {args.messages:,} messages ({rows:,} values) from {len(credentials):,} devices:")
+            processes = f"{n} consumers sharing the stream" if shared else "one consumer"
+            devices = f"{len(credentials):,} devices"
+            print(f"  ingest of {args.messages:,} messages ({rows:,} values), {devices}, {processes}:")
             same = stored(url) == rows
             print(f"    platform (stores, rolls up, evaluates rules): {store_rate:8,.0f} msg/s; stored = sent: {same}")
-            print(f"    bare consumer (receives and acknowledges only): {bare_rate:8,.0f} msg/s ({int(received):,})")
+            print(f"    bare consumer (receives and acknowledges only): {bare_rate:8,.0f} msg/s ({received:,})")
             print(f"    ratio platform / bare: {store_rate / bare_rate:.2f}; target >= 10,000 msg/s")
             # alarm latency
             latencies = alarm_latency(url, port, credentials, args, start=args.messages)
@@ -347,8 +366,9 @@ def run(kind: str, args: argparse.Namespace) -> None:
                 f"  alarm latency at {args.alarm_rate:,.0f} msg/s ({len(latencies)} alarms seen within 30 s):"
                 f" p50 {percentile(latencies, 50):.0f} ms, p99 {percentile(latencies, 99):.0f} ms; target p99 < 500 ms"
             )
-            consumer.send_signal(signal.SIGTERM)
-            consumer.wait(timeout=30)
+            for consumer in consumers:
+                consumer.send_signal(signal.SIGTERM)
+                consumer.wait(timeout=30)
             crash(url, folder, port, credentials, args)
         _engine(url).dispose()
 
@@ -360,26 +380,28 @@ def alarm_latency(
 
     count = int(args.alarm_rate * args.alarm_seconds)
     packets = stream(credentials, "store", count, start, faults=250)
-    fault_at: dict[int, float] = {}
+    fault_at: dict[str, float] = {}  # each fault is on a gauge of its own: the alarm of that gauge answers it
     faults = [i for i, (_, f) in enumerate(packets) if f]
+    codes = list(credentials)
+    gauges = [c for c in codes if c.startswith("WL-")]
 
     def sent(index: int, when: float) -> None:
         if packets[index][1]:
-            fault_at[index] = when
+            fault_at[gauges[(start + index) // 250 % len(gauges)]] = when
 
     engine = sa.create_engine(url)
-    seen: list[float] = []
+    seen: dict[str, float] = {}
     stop = threading.Event()
 
     def poll() -> None:
-        known = 0
+        query = "SELECT d.code FROM iot_alarm a JOIN iot_device d ON d.id = a.device_id"
         with engine.connect() as conn:
             while not stop.is_set():
-                n = conn.exec_driver_sql("SELECT count(*) FROM iot_alarm").scalar_one()
+                found = conn.exec_driver_sql(query).scalars().all()
                 conn.commit()
                 now = time.time()
-                seen.extend([now] * (n - known))
-                known = n
+                for code in found:
+                    seen.setdefault(code, now)
                 time.sleep(0.01)
 
     poller = threading.Thread(target=poll)
@@ -391,29 +413,32 @@ def alarm_latency(
     stop.set()
     poller.join()
     engine.dispose()
-    # Alarms are raised in publish order (one consumer, batches in order): pair them up.
-    published = [fault_at[i] for i in faults]
-    return [(s - p) * 1000 for s, p in zip(seen, published, strict=False)]
+    return [(seen[code] - when) * 1000 for code, when in fault_at.items() if code in seen]
 
 
 def crash(url: str, folder: Path, port: int, credentials: dict[str, str], args: argparse.Namespace) -> None:
     before = stored(url)
     packets = stream(credentials, "crash", args.crash_messages, 10_000_000)
     rows = values_in(packets)
-    first = consumer_process(url, folder, port, "crash", "store")
+    n, shared = args.consumers, args.consumers > 1
+    first = [consumer_process(url, folder, port, "crash", "store", index=i, shared=shared) for i in range(n)]
     sending = threading.Thread(target=lambda: asyncio.run(Publisher(port).send([p for p, _ in packets])))
     sending.start()
     while stored(url) - before < rows * 0.3:
         time.sleep(0.05)
-    first.send_signal(signal.SIGKILL)
-    first.wait()
+    for process in first:
+        process.send_signal(signal.SIGKILL)
+    for process in first:
+        process.wait()
     at_kill = stored(url) - before
     sending.join()
-    second = consumer_process(url, folder, port, "crash", "store")
+    second = [consumer_process(url, folder, port, "crash", "store", index=i, shared=shared) for i in range(n)]
     wait_for(url, before + rows, 600)
     time.sleep(2)  # anything delivered twice arrives by now
-    second.send_signal(signal.SIGTERM)
-    second.wait(timeout=30)
+    for process in second:
+        process.send_signal(signal.SIGTERM)
+    for process in second:
+        process.wait(timeout=30)
     total = stored(url) - before
     print(
         f"  crash: SIGKILL after {at_kill:,} of {rows:,} values of {args.crash_messages:,} messages; after restart"
@@ -423,7 +448,7 @@ def crash(url: str, folder: Path, port: int, credentials: dict[str, str], args: 
 
 def main() -> None:
     if len(sys.argv) > 1 and sys.argv[1] == "bare-consumer":
-        bare_consumer(int(sys.argv[2]), sys.argv[3], int(sys.argv[4]))
+        bare_consumer(int(sys.argv[2]), sys.argv[3], int(sys.argv[4]), int(sys.argv[5]), sys.argv[6] == "True")
         return
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--store", choices=("sqlite", "postgresql", "both"), default="both")
@@ -431,7 +456,14 @@ def main() -> None:
     parser.add_argument("--alarm-rate", type=float, default=5000.0)
     parser.add_argument("--alarm-seconds", type=float, default=10.0)
     parser.add_argument("--crash-messages", type=int, default=100_000)
+    parser.add_argument("--protocol", choices=("3.1.1", "5"), default="3.1.1", help="the consumers' MQTT version")
+    parser.add_argument(
+        "--consumers", type=int, default=2, help="consumer processes sharing the stream (bare and platform alike)"
+    )
     args = parser.parse_args()
+    global SCHEME
+    SCHEME = os.environ["BENCH_IOT_SCHEME"] = "mqtt311" if args.protocol == "3.1.1" else "mqtt"
+    print(f"consumers: {args.consumers}, MQTT {args.protocol}")
     reference = min(timeit.repeat("sum(range(10000))", number=200, repeat=5)) / 200 * 1e6
     print(f"machine: {os.cpu_count()} cores; reference loop sum(range(10000)) {reference:.0f} µs")
     for kind in ("sqlite", "postgresql") if args.store == "both" else (args.store,):

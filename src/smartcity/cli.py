@@ -67,17 +67,9 @@ def demo_simulate(
     import threading
 
     from smartcity.demo.iot_demo import simulator
+    from smartcity.iot.cli import broker_option
 
-    settings = get_settings()
-    target = url or settings.mqtt_url
-    if not target:
-        console.print("simulate: name the broker with --url or SMARTCITY_MQTT_URL", style="red")
-        raise typer.Exit(code=2)
-    try:
-        player = simulator(target, prefix=settings.mqtt_topic_prefix)
-    except ValueError as exc:
-        console.print(f"simulate: {exc}", style="red")
-        raise typer.Exit(code=2) from None
+    player = simulator(broker_option(url, "simulate"), prefix=get_settings().mqtt_topic_prefix)
     if player is None:
         console.print("simulate: no demo fleet; run `smartcity demo load` first", style="red")
         raise typer.Exit(code=1)
@@ -170,9 +162,10 @@ def serve(
     player = None
     if simulate:
         from smartcity.demo.iot_demo import simulator
+        from smartcity.iot.mqtt import Broker
 
         target = telemetry.url if telemetry else settings.mqtt_url
-        player = simulator(target, prefix=settings.mqtt_topic_prefix) if target else None
+        player = simulator(Broker.parse(target), prefix=settings.mqtt_topic_prefix) if target else None
         console.print(player.start() if player else "simulator: no demo fleet (run `smartcity demo load`) or no broker")
     try:
         uvicorn.run(

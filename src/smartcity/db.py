@@ -9,6 +9,7 @@ import threading
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,8 @@ from sqlalchemy.dialects import postgresql as postgresql_dialect
 from sqlalchemy.dialects import sqlite as sqlite_dialect
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.elements import ClauseElement
 from sqlalchemy.types import TypeDecorator
 
 from smartcity.config import get_settings
@@ -229,6 +232,68 @@ def insert_or_take_newer(session: Session, table: Table, *, key: list[str], newe
     return stmt.on_conflict_do_update(index_elements=key, set_=changes, where=stmt.excluded[newer] >= table.c[newer])
 
 
+@dataclass(frozen=True)
+class _Prepared:
+    sql: str
+    order: tuple[str, ...] | None  # the parameters' names in order, for positional drivers (SQLite)
+    dates: frozenset[str]  # the parameters bound to datetime columns
+
+
+_PREPARED: dict[tuple[str, str], _Prepared] = {}
+
+
+def execute_many(session: Session, key: str, build: Callable[[], ClauseElement], rows: Sequence[dict[str, Any]]) -> int:
+    """Run `build()`'s statement once per row, handing the rows to the driver in one executemany; the rowcount.
+
+    For hot write paths (telemetry), where SQLAlchemy's per-row parameter handling costs more than the database:
+    the statement is compiled once per `key` and dialect (so one key, one shape of row), and values are passed as
+    they are, except that the datetimes of datetime columns are stored as UTCDateTime stores them. So values must be
+    plain: numbers, strings, None, aware datetimes; a column whose type converts values otherwise (JSON, enums) does
+    not belong here."""
+    if not rows:
+        return 0
+    connection = session.connection()
+    dialect = connection.dialect
+    prepared = _PREPARED.get((key, dialect.name))
+    if prepared is None:
+        compiled = build().compile(dialect=dialect, column_keys=list(rows[0]))
+        assert isinstance(compiled, SQLCompiler)
+        order = tuple(compiled.positiontup) if compiled.positional and compiled.positiontup else None
+        dates = frozenset(
+            name for name, bind in compiled.binds.items() if isinstance(bind.type, UTCDateTime | DateTime)
+        )
+        prepared = _PREPARED[(key, dialect.name)] = _Prepared(compiled.string, order, dates)
+    stored: dict[dt.datetime, Any] = {}  # rows share their times: convert each once
+
+    def as_stored(value: dt.datetime | None) -> Any:
+        if value is None:
+            return None
+        held = stored.get(value)
+        if held is None:
+            utc = value.astimezone(dt.UTC)
+            # SQLAlchemy's SQLite DATETIME storage format, naive UTC; PostgreSQL takes the aware datetime
+            held = stored[value] = utc.replace(tzinfo=None).isoformat(" ", "microseconds") if sqlite else utc
+        return held
+
+    sqlite = dialect.name == "sqlite"
+    dates = prepared.dates
+    if prepared.order is not None:
+        order = prepared.order
+        if dates:
+            positions = [i for i, name in enumerate(order) if name in dates]
+            params: list[Any] = []
+            for row in rows:
+                values = [row[name] for name in order]
+                for i in positions:
+                    values[i] = as_stored(values[i])
+                params.append(tuple(values))
+        else:
+            params = [tuple(row[name] for name in order) for row in rows]
+    else:
+        params = [{**row, **{name: as_stored(row[name]) for name in dates if name in row}} for row in rows]
+    return int(connection.exec_driver_sql(prepared.sql, params).rowcount)
+
+
 def writes_in_place(session: Session) -> bool:
     """Whether write_beside would write in the session's own transaction (it writes anyway) rather than commit at
     once beside it."""
@@ -260,6 +325,34 @@ def _file_lock(session: Session) -> Iterator[None]:
         yield
     finally:
         fcntl.flock(descriptor, fcntl.LOCK_UN)
+
+
+_TURNS: dict[str, tuple[int, threading.Lock]] = {}  # per lock file: its descriptor, and the turn within the process
+
+
+@contextmanager
+def taking_turns(name: str) -> Iterator[None]:
+    """Wait for the turn of `name` among this store's processes (SQLite only; a no-op elsewhere).
+
+    SQLite has one writer at a time, and a writer that finds the lock taken sleeps in growing steps (up to 100 ms)
+    before it tries again. Processes that write in a loop (the MQTT consumers sharing a subscription) queue on a file
+    lock instead, which hands over the moment the holder is done."""
+    engine = get_engine()
+    database = engine.url.database if engine.dialect.name == "sqlite" else None
+    if not database or database == ":memory:":
+        yield
+        return
+    path = f"{database}-{name}.lock"
+    with _SQLITE_BESIDE:
+        if path not in _TURNS:
+            _TURNS[path] = (os.open(path, os.O_RDWR | os.O_CREAT, 0o600), threading.Lock())
+    descriptor, turn = _TURNS[path]
+    with turn:  # flock is held per open file, so threads of one process queue here first
+        fcntl.flock(descriptor, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(descriptor, fcntl.LOCK_UN)
 
 
 def _write_now(session: Session, write: Callable[[Session], object]) -> None:

@@ -6,8 +6,12 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import stat
+import subprocess
+import sys
 from collections import Counter
+from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
@@ -131,3 +135,23 @@ def test_loading_registers_the_fleet_and_its_rules_once(db: Session) -> None:
     for code in ("YJ-SW-0001", "YY-AP-0001"):
         device = db.scalars(select(Device).where(Device.code == code)).one()
         assert token_digest(credentials[code]) == device.secret_hash
+
+
+@pytest.mark.parametrize(
+    ("arguments", "code", "words"),
+    [
+        ([], 2, "simulate: name the broker with --url or SMARTCITY_MQTT_URL"),
+        (["--url", "http://127.0.0.1:1883"], 2, "an MQTT broker URL is mqtt://host:port"),
+        (["--url", "mqtt://127.0.0.1:1883"], 1, "no demo fleet; run `smartcity demo load` first"),
+    ],
+)
+def test_the_simulate_command_says_what_it_lacks(tmp_path: Path, arguments: list[str], code: int, words: str) -> None:
+    env = {**os.environ, "SMARTCITY_DATA_DIR": str(tmp_path), "SMARTCITY_MQTT_URL": ""}
+    done = subprocess.run(
+        [sys.executable, "-m", "smartcity.cli", "demo", "simulate", *arguments],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == code and words in " ".join((done.stdout + done.stderr).split()), done.stderr

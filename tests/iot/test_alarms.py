@@ -79,6 +79,34 @@ def test_a_threshold_held_for_ten_minutes_raises_one_alarm_and_clears_when_it_en
     assert [(a.rule_id, a.cleared_by) for a in history] == [(rule.id, "system")]
 
 
+def test_a_fault_that_begins_and_ends_within_one_batch_is_not_lost(db: Session, world: World) -> None:
+    alarms.create_rule(
+        db,
+        by=world.scj,
+        data=RuleIn(
+            name="电梯困人",
+            device_type="elevator_monitor",
+            conditions=[Condition(measure="trappedPassenger", op="==", value=True)],
+            severity="critical",
+        ),
+    )
+    stamps = [int((T0 + dt.timedelta(seconds=s)).timestamp() * 1000) for s in (0, 20, 40)]
+    lines = ["trappedPassenger=false", "trappedPassenger=true,currentFloor=7", "trappedPassenger=false"]
+    batch = [  # delivered out of order, as a redelivery or a second consumer may: time decides, not arrival
+        telemetry.Message(LIFT, f"{world.lift_credential}|{stamps[i]}|{lines[i]}".encode()) for i in (2, 0, 1)
+    ]
+    results = telemetry.ingest(db, batch, now=T0 + dt.timedelta(minutes=1))
+    assert all(isinstance(r, telemetry.Accepted) for r in results)
+    assert _open(db, LIFT) == []  # the latest report clears it ...
+    history, _ = alarms.list_alarms(db, by=world.scj, status="cleared", device=LIFT, params=FIRST)
+    assert len(history) == 1 and history[0].detail == {"trappedPassenger": 1.0}  # ... but it was raised
+    # a batch whose earlier reports never met the condition raises nothing
+    later = [int((T0 + dt.timedelta(minutes=5, seconds=s)).timestamp() * 1000) for s in (0, 30)]
+    quiet = [telemetry.Message(LIFT, f"{world.lift_credential}|{t}|trappedPassenger=false".encode()) for t in later]
+    telemetry.ingest(db, quiet, now=T0 + dt.timedelta(minutes=6))
+    assert len(alarms.list_alarms(db, by=world.scj, status=None, device=LIFT, params=FIRST)[0]) == 1
+
+
 def test_a_rate_of_change_and_a_composite_condition(db: Session, world: World) -> None:
     alarms.create_rule(
         db,

@@ -163,3 +163,40 @@ def test_killed_mid_stream_and_started_again_it_stores_every_message_once(commit
         )
         assert per_device == dict.fromkeys(credentials, 40)
         assert session.scalar(select(func.count()).select_from(RejectionCount)) == 0
+
+
+def _forget(client_id: str) -> None:
+    """Drop a persistent session from the shared broker (a clean start discards it)."""
+    cleaner = paho.Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=paho.MQTTv5)
+    cleaner.connect(BROKER.host, BROKER.port, clean_start=True)
+    cleaner.loop_start()
+    time.sleep(0.2)
+    cleaner.disconnect()
+    cleaner.loop_stop()
+
+
+@pytest.mark.usefixtures("app")
+def test_consumers_sharing_a_subscription_split_the_stream_and_store_it_once(committed: Engine, prefix: str) -> None:
+    telemetry.FLOOD.clear()
+    credentials = _devices(10)
+    ids = (f"{prefix}-ingest", f"{prefix}-ingest-2")
+    consumers = [Consumer(BROKER, prefix=prefix, client_id=i, batch_size=20, share="ingest") for i in ids]
+    for consumer in consumers:
+        consumer.connect()
+    publisher = _publisher()
+    stream = _stream(credentials, 30)  # 300 messages
+    try:
+        _publish(publisher, prefix, stream)
+        deadline = time.monotonic() + 30
+        while sum(c.stats.received for c in consumers) < len(stream) and time.monotonic() < deadline:
+            for consumer in consumers:
+                consumer.step(timeout=0.05)
+    finally:
+        publisher.disconnect()
+        publisher.loop_stop()
+        for consumer in consumers:
+            consumer.close()
+        _forget(ids[1])
+    received = [c.stats.received for c in consumers]
+    assert sum(received) == len(stream) and min(received) > 0, received  # each took a share, none twice
+    assert _stored(committed) == len(stream)

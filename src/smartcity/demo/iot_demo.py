@@ -236,9 +236,9 @@ def _ingest(messages: list[telemetry.Message]) -> int:
     return sum(r.observations for r in results if isinstance(r, telemetry.Accepted))
 
 
-def simulator(url: str, *, prefix: str) -> Simulator | None:
-    """A simulator playing the loaded demo fleet against the broker at `url`, or None before `demo load`."""
+def simulator(broker: Broker, *, prefix: str) -> Simulator | None:
+    """A simulator playing the loaded demo fleet against `broker`, or None before `demo load`."""
     scale, credentials = read_credentials()
     if not credentials:
         return None
-    return Simulator(Broker.parse(url), prefix=prefix, devices=fleet(scale), credentials=credentials)
+    return Simulator(broker, prefix=prefix, devices=fleet(scale), credentials=credentials)

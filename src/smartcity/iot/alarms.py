@@ -187,9 +187,18 @@ def set_rule_enabled(session: Session, *, by: Principal, rule_id: int, enabled: 
 # --- evaluation -------------------------------------------------------------------------------------------------
 
 
-def evaluate(session: Session, devices: dict[int, str], *, now: dt.datetime) -> None:
+Moment = dict[str, tuple[float | None, str | None]]  # a device's values as they stood at one time: name → value
+
+
+def evaluate(
+    session: Session, devices: dict[int, str], *, now: dt.datetime, moments: dict[int, list[Moment]] | None = None
+) -> None:
     """Evaluate the rules of `devices` (id → type) on their latest values, after a batch of their telemetry was
-    stored in this transaction: raise, keep or clear their alarms."""
+    stored in this transaction: raise, keep or clear their alarms.
+
+    `moments` holds, for devices that reported more than once in the batch, their values as they stood at each
+    earlier report: an immediate rule (no duration, no rate of change) that held at one of them raises its alarm
+    even if the latest values clear it again, so a fault that began and ended within one batch is not lost."""
     if not devices:
         return
     types = set(devices.values())
@@ -228,6 +237,12 @@ def evaluate(session: Session, devices: dict[int, str], *, now: dt.datetime) -> 
             if alarm is not None:
                 _clear(session, alarm, by=SYSTEM, now=now)
             continue
+        if alarm is None and moments and device_id in moments and _immediate(rule):
+            for moment in moments[device_id]:
+                passing = _holds(session, rule, device_id, latest, moment)
+                if passing is not None:
+                    alarm = open_alarms[(rule.id, device_id)] = _raise(session, rule, device_id, passing, now=now)
+                    break
         values = _holds(session, rule, device_id, latest)
         state = states.get((rule.id, device_id))
         if values is None:
@@ -247,17 +262,32 @@ def evaluate(session: Session, devices: dict[int, str], *, now: dt.datetime) -> 
     session.flush()
 
 
+def _immediate(rule: Rule) -> bool:
+    return rule.for_minutes == 0 and not any(c.get("change_minutes") for c in rule.conditions)
+
+
 def _holds(
-    session: Session, rule: Rule, device_id: int, latest: dict[tuple[int, str], Latest]
+    session: Session,
+    rule: Rule,
+    device_id: int,
+    latest: dict[tuple[int, str], Latest],
+    moment: Moment | None = None,
 ) -> dict[str, Any] | None:
-    """The values that make all of the rule's conditions hold, or None."""
+    """The values that make all of the rule's conditions hold (the latest ones, or those of `moment` where it has
+    them), or None."""
     values: dict[str, Any] = {}
     for condition in rule.conditions:
-        current = latest.get((device_id, condition["measure"]))
-        if current is None:
-            return None
-        value: Any = current.text if current.text is not None else current.number
-        if condition.get("change_minutes"):
+        value: Any
+        if moment is not None and condition["measure"] in moment:
+            number, text = moment[condition["measure"]]
+            value = text if text is not None else number
+            current = None
+        else:
+            current = latest.get((device_id, condition["measure"]))
+            if current is None:
+                return None
+            value = current.text if current.text is not None else current.number
+        if condition.get("change_minutes") and current is not None:
             before = session.execute(
                 select(Measurement.number)
                 .where(

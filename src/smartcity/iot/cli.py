@@ -16,25 +16,41 @@ app = typer.Typer(help="IoT platform: devices and telemetry.", no_args_is_help=T
 err = Console(stderr=True)
 
 
+def broker_option(url: str | None, command: str) -> Broker:
+    """The broker a command was pointed at (`--url`, else SMARTCITY_MQTT_URL); exits with a one-line message."""
+    target = url or get_settings().mqtt_url
+    if not target:
+        err.print(f"{command}: name the broker with --url or SMARTCITY_MQTT_URL", style="red")
+        raise typer.Exit(code=2)
+    try:
+        return Broker.parse(target)
+    except ValueError as exc:
+        err.print(f"{command}: {exc}", style="red")
+        raise typer.Exit(code=2) from None
+
+
 @app.command()
 def consume(
     url: Annotated[str | None, typer.Option(help="mqtt://host:port (default SMARTCITY_MQTT_URL)")] = None,
     prefix: Annotated[str | None, typer.Option(help="topic prefix (default SMARTCITY_MQTT_TOPIC_PREFIX)")] = None,
     client_id: Annotated[str, typer.Option(help="the persistent session's client id")] = "smartcity-ingest",
     batch_size: Annotated[int, typer.Option(min=1, max=10_000)] = 1000,
+    share: Annotated[
+        str | None,
+        typer.Option(
+            help="shared-subscription group: consumers of one group (each its own --client-id) split the stream"
+        ),
+    ] = None,
 ) -> None:
     """Store the telemetry devices publish, acknowledging each message once its batch is committed (Ctrl-C ends)."""
     settings = get_settings()
-    target = url or settings.mqtt_url
-    if not target:
-        err.print("consume: name the broker with --url or SMARTCITY_MQTT_URL", style="red")
+    broker = broker_option(url, "consume")
+    if share is not None and not share.replace("-", "").replace("_", "").isalnum():
+        err.print(f"consume: --share is letters, digits, '-' and '_', not {share!r}", style="red")
         raise typer.Exit(code=2)
-    try:
-        broker = Broker.parse(target)
-    except ValueError as exc:
-        err.print(f"consume: {exc}", style="red")
-        raise typer.Exit(code=2) from None
-    consumer = Consumer(broker, prefix=prefix or settings.mqtt_topic_prefix, client_id=client_id, batch_size=batch_size)
+    consumer = Consumer(
+        broker, prefix=prefix or settings.mqtt_topic_prefix, client_id=client_id, batch_size=batch_size, share=share
+    )
     try:
         consumer.connect()
     except (OSError, ConnectionError) as exc:
@@ -43,7 +59,8 @@ def consume(
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
-    err.print(f"consuming telemetry from {broker.host}:{broker.port} as {client_id}")
+    group = f" in group {share}" if share else ""
+    err.print(f"consuming telemetry from {broker.host}:{broker.port} as {client_id}{group}")
     consumer.run(stop)
     consumer.close()
     stats = consumer.stats

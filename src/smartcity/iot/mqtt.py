@@ -27,7 +27,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
-from smartcity.db import unit_of_work
+from smartcity.db import taking_turns, unit_of_work
 from smartcity.iot import telemetry
 
 log = logging.getLogger(__name__)
@@ -81,6 +81,9 @@ class Stats:
 class Consumer:
     """Reads telemetry from the broker and stores it in batches of at most `batch_size` messages.
 
+    Consumers started with the same `share` (and client ids of their own) split the stream between them: one per
+    core where one process cannot keep up.
+
     paho's network thread puts each message on a queue; `run` takes what is there (waiting `linger` seconds for a
     batch to fill once the queue runs dry), stores it in one transaction, then acknowledges its messages in the
     order they came. If storing fails, nothing is acknowledged and the consumer stops: the broker delivers the
@@ -95,9 +98,12 @@ class Consumer:
         batch_size: int = 1000,
         linger: float = 0.005,
         store: Callable[[list[telemetry.Message]], list[telemetry.Result]] | None = None,
+        share: str | None = None,
     ) -> None:
         self.broker = broker
         self.prefix = prefix
+        # a shared subscription (MQTT 5, and Mosquitto for 3.1.1 too): consumers of one group split the messages
+        self.subscription = f"$share/{share}/{topic_filter(prefix)}" if share else topic_filter(prefix)
         self.batch_size = batch_size
         self.linger = linger
         self.stats = Stats()
@@ -123,7 +129,7 @@ class Consumer:
         if reason.is_failure:
             log.error("MQTT broker refused the connection: %s", reason)
             return
-        client.subscribe(topic_filter(self.prefix), qos=1)
+        client.subscribe(self.subscription, qos=1)
         if flags.session_present:
             # The session kept the subscription; what the broker held arrives at once, possibly ahead of the
             # SUBACK, and waits for acknowledgements only `run` sends.
@@ -194,7 +200,7 @@ class Consumer:
 
 
 def _store_in_own_transaction(messages: list[telemetry.Message]) -> list[telemetry.Result]:
-    with unit_of_work() as session:
+    with taking_turns("ingest"), unit_of_work() as session:
         return telemetry.ingest(session, messages)
 
 

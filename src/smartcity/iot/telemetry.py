@@ -18,7 +18,7 @@ from sqlalchemy import Float, Table, bindparam, func, select, update
 from sqlalchemy.orm import Session
 
 from smartcity.config import get_settings
-from smartcity.db import insert_or_add, insert_or_take_newer, insert_skipping_existing, utcnow
+from smartcity.db import execute_many, insert_or_add, insert_or_take_newer, insert_skipping_existing, utcnow
 from smartcity.iot import alarms, codec
 from smartcity.iot.codec import Observation, Refused
 from smartcity.iot.models import Device, Latest, Measurement, RejectionCount, Rollup
@@ -98,17 +98,32 @@ def ingest(session: Session, messages: Sequence[Message], *, now: dt.datetime | 
     return results
 
 
-def _devices(session: Session, codes: set[str]) -> dict[str, Device]:
-    found: dict[str, Device] = {}
+@dataclass(frozen=True)
+class _Sender:
+    """What the ingest needs of a device (read with a plain query: loading whole devices cost more than the
+    checks)."""
+
+    id: int
+    code: str
+    type_code: str
+    secret_hash: str
+    status: str
+
+
+_SENDERS = select(Device.id, Device.code, Device.type_code, Device.secret_hash, Device.status)
+
+
+def _devices(session: Session, codes: set[str]) -> dict[str, _Sender]:
+    found: dict[str, _Sender] = {}
     ordered = sorted(codes)
-    for start in range(0, len(ordered), 500):
-        chunk = ordered[start : start + 500]
-        found.update((d.code, d) for d in session.scalars(select(Device).where(Device.code.in_(chunk))))
+    for start in range(0, len(ordered), 1000):
+        chunk = ordered[start : start + 1000]
+        found.update((row[1], _Sender(*row)) for row in session.execute(_SENDERS.where(Device.code.in_(chunk))))
     return found
 
 
 def _checked(
-    message: Message, device: Device | None, now: dt.datetime, bounds: codec.Limits, rate: float, burst: int
+    message: Message, device: _Sender | None, now: dt.datetime, bounds: codec.Limits, rate: float, burst: int
 ) -> list[Observation]:
     if device is None:
         raise Refused(Rejection.UNKNOWN_DEVICE, f"no device '{message.device_code[:64]}' is registered")
@@ -128,7 +143,7 @@ def _checked(
     return observations
 
 
-def _take(batch: _Batch, code: str, device: Device, observations: list[Observation], now: dt.datetime) -> None:
+def _take(batch: _Batch, code: str, device: _Sender, observations: list[Observation], now: dt.datetime) -> None:
     contact = batch.contacts.get(code)
     if contact is None:
         contact = batch.contacts[code] = _Contact(device.id, device.type_code)
@@ -154,7 +169,7 @@ def _take(batch: _Batch, code: str, device: Device, observations: list[Observati
                 contact.rssi = number
 
 
-def _count_refusal(batch: _Batch, code: str, device: Device | None, refused: Refused) -> None:
+def _count_refusal(batch: _Batch, code: str, device: _Sender | None, refused: Refused) -> None:
     key = (code[:64], refused.reason.value)
     count, _ = batch.refusals.get(key, (0, ""))
     batch.refusals[key] = (count + 1, refused.detail)
@@ -180,16 +195,17 @@ def _roll_up(session: Session, stored: list[Any]) -> None:
                 acc[3] = max(acc[3], number)
     if not sums:
         return
-    stmt = insert_or_add(
+    execute_many(
         session,
-        _ROLLUPS,
-        key=["device_id", "name", "seconds", "bucket"],
-        add=["count", "total"],
-        least=["minimum"],
-        greatest=["maximum"],
-    )
-    session.connection().execute(
-        stmt,
+        "iot.rollups",
+        lambda: insert_or_add(
+            session,
+            _ROLLUPS,
+            key=["device_id", "name", "seconds", "bucket"],
+            add=["count", "total"],
+            least=["minimum"],
+            greatest=["maximum"],
+        ),
         [
             {
                 "device_id": device_id,
@@ -228,20 +244,35 @@ _REFUSED = (
 )
 
 
+def _store_values(session: Session, rows: list[dict[str, object]]) -> list[Any]:
+    """Insert the batch's values, skipping those stored before; the (device, name, time, number) of those stored.
+
+    The common case, a batch of new values, goes to the driver in one executemany: when every row was inserted,
+    the batch is what was stored. A batch holding values stored before (a redelivery) is undone to its savepoint
+    and inserted again with RETURNING, which names the rows really stored."""
+    savepoint = session.begin_nested()
+    inserted = execute_many(session, "iot.values", lambda: insert_skipping_existing(session, _MEASUREMENTS), rows)
+    if inserted == len(rows):
+        savepoint.commit()
+        return [(r["device_id"], r["name"], r["observed_at"], r["number"]) for r in rows]
+    savepoint.rollback()
+    stmt = insert_skipping_existing(session, _MEASUREMENTS).returning(
+        _MEASUREMENTS.c.device_id, _MEASUREMENTS.c.name, _MEASUREMENTS.c.observed_at, _MEASUREMENTS.c.number
+    )
+    return list(session.connection().execute(stmt, rows).all())
+
+
 def _write(session: Session, batch: _Batch, now: dt.datetime) -> None:
     connection = session.connection()
     if batch.rows:
-        stored = connection.execute(
-            insert_skipping_existing(session, _MEASUREMENTS).returning(
-                _MEASUREMENTS.c.device_id, _MEASUREMENTS.c.name, _MEASUREMENTS.c.observed_at, _MEASUREMENTS.c.number
-            ),
-            batch.rows,
-        ).all()
-        _roll_up(session, [row for row in stored if row.number is not None])
+        stored = _store_values(session, batch.rows)
+        _roll_up(session, [row for row in stored if row[3] is not None])
         _keep_latest(session, batch.rows)
     if batch.contacts:
-        connection.execute(
-            _CONTACT,
+        execute_many(
+            session,
+            "iot.contacts",
+            lambda: _CONTACT,
             [
                 {
                     "device_id": c.device_id,
@@ -271,7 +302,30 @@ def _write(session: Session, batch: _Batch, now: dt.datetime) -> None:
     if batch.refused_devices:
         connection.execute(_REFUSED, [{"device_id": d, "refused": n} for d, n in batch.refused_devices.items()])
     if batch.contacts:
-        alarms.evaluate(session, {c.device_id: c.type_code for c in batch.contacts.values()}, now=now)
+        devices = {c.device_id: c.type_code for c in batch.contacts.values()}
+        alarms.evaluate(session, devices, now=now, moments=_moments(batch.rows))
+
+
+def _moments(rows: list[dict[str, Any]]) -> dict[int, list[alarms.Moment]]:
+    """For each device with reports of more than one time in the batch: its values as they stood at each but the
+    last (the latest values are in the store), built up in time order from the batch's own rows."""
+    by_device: dict[int, list[dict[str, Any]]] = {}
+    for row in rows:
+        by_device.setdefault(row["device_id"], []).append(row)
+    moments: dict[int, list[alarms.Moment]] = {}
+    for device_id, mine in by_device.items():
+        if len({row["observed_at"] for row in mine}) < 2:
+            continue
+        mine.sort(key=lambda row: row["observed_at"])
+        state: alarms.Moment = {}
+        seen: list[alarms.Moment] = []
+        for index, row in enumerate(mine):
+            state[row["name"]] = (row["number"], row["text"])
+            last_of_its_time = index + 1 == len(mine) or mine[index + 1]["observed_at"] != row["observed_at"]
+            if last_of_its_time and index + 1 < len(mine):
+                seen.append(dict(state))
+        moments[device_id] = seen
+    return moments
 
 
 def _keep_latest(session: Session, rows: list[dict[str, object]]) -> None:
@@ -281,8 +335,9 @@ def _keep_latest(session: Session, rows: list[dict[str, object]]) -> None:
         held = newest.get(key)
         if held is None or row["observed_at"] >= held["observed_at"]:  # type: ignore[operator]
             newest[key] = row
-    stmt = insert_or_take_newer(session, _LATEST, key=["device_id", "name"], newer="observed_at")
-    session.connection().execute(
-        stmt,
+    execute_many(
+        session,
+        "iot.latest",
+        lambda: insert_or_take_newer(session, _LATEST, key=["device_id", "name"], newer="observed_at"),
         [{k: row[k] for k in ("device_id", "name", "observed_at", "number", "text")} for row in newest.values()],
     )
