@@ -101,7 +101,7 @@ class Readings:
         for kind, type_code, n, start, minutes, cycle in (
             ("trapped", "elevator_monitor", 17, 3, 6, 30),
             ("cover_open", "manhole_cover_sensor", 42, 9, 12, 30),
-            ("flood", "water_level_gauge", 11, 0, 24, 30),
+            ("flood", "water_level_gauge", 11, 0, 30, 90),
             ("ap_down", "wifi_ap", 1234, 12, 15, 30),
             ("congestion", "traffic_detector", 7, 15, 12, 30),
             ("smog", "air_quality_station", 0, 0, 150, 360),  # stations report hourly: a long episode
@@ -133,10 +133,13 @@ class Readings:
         progress = fault.active(at)
         return (fault.kind, progress) if progress >= 0 else None
 
-    def values(self, device: DemoDevice, at: dt.datetime) -> dict[str, bool | float | int | str]:
+    def values(
+        self, device: DemoDevice, at: dt.datetime, *, faults: bool = True
+    ) -> dict[str, bool | float | int | str]:
+        """The device's reading at `at`; with `faults` false, as if nothing went wrong (the backfilled history)."""
         hours = _local_hours(at)
         own = _unit(device.code)
-        fault = self.fault(device.code, at)
+        fault = self.fault(device.code, at) if faults else None
         kind = fault[0] if fault else None
         progress = fault[1] if fault else 0.0
         values: dict[str, bool | float | int | str]
@@ -248,7 +251,7 @@ def history(
         observations = []
         for step in range(steps, 0, -1):
             at = end - dt.timedelta(minutes=step * minutes)
-            values = readings.values(device, at)
+            values = readings.values(device, at, faults=False)  # faults are for watching live, not a day of floods
             if device.code == readings.out_of_range:
                 values.pop("illuminanceLevel", None)
             observations.append({"ts": int(at.timestamp() * 1000), "values": values})
