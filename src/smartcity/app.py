@@ -13,8 +13,10 @@ from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 import smartcity
-from smartcity import catalog, exchange, ingest, iot, registry, web
+from smartcity import catalog, exchange, ingest, iot, ngsild, registry, web
 from smartcity.config import Settings, get_settings
+from smartcity.ngsild.errors import NgsiLdError
+from smartcity.ngsild.errors import problem_response as ngsild_problem
 from smartcity.platform import events
 from smartcity.platform.audit.module import module as audit_module
 from smartcity.platform.console import add_template_dir, render
@@ -36,6 +38,7 @@ MODULES: tuple[Module, ...] = (
     registry.module,
     exchange.module,
     iot.module,
+    ngsild.module,
 )
 
 STATIC_DIR = Path(web.__file__).parent / "static"
@@ -51,6 +54,13 @@ async def _login_redirect(request: Request, exc: Exception) -> Response:
     if request.headers.get("hx-request"):
         return Response(status_code=204, headers={"HX-Redirect": target})
     return RedirectResponse(target, status_code=303)
+
+
+async def _ngsild_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, NgsiLdError)
+    if exc.status_code == 415:  # the specification answers an unsupported media type with the status alone
+        return Response(status_code=415)
+    return ngsild_problem(exc, request)
 
 
 def module_routers(modules: tuple[Module, ...]) -> list[APIRouter]:
@@ -106,6 +116,7 @@ def create_app(settings: Settings | None = None, *, with_worker: bool = False) -
     app.router.routes.extend(api_routes(module_routers(MODULES)))
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     install_error_handlers(app, _error_page)
+    app.add_exception_handler(NgsiLdError, _ngsild_error)
     app.add_exception_handler(LoginRequired, _login_redirect)
     streamed = [pattern for module in MODULES for pattern in module.streamed_uploads]
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes, streamed=streamed)

@@ -118,6 +118,18 @@ class Settings(BaseSettings):
         description="GeoJSON of the city's town areas for maps and point-in-town checks; empty: the shipped "
         "approximate areas of Yuyao's 21 towns.",
     )
+    ngsild_context_map: Path | None = Field(
+        default=None,
+        description="A JSON file mapping public @context URLs to local files, so the NGSI-LD broker serves clients "
+        "that name a public context from the local copy (it never fetches one).",
+    )
+    ngsild_default_limit: int = Field(
+        default=20, ge=1, le=1000, description="Entities per NGSI-LD query page by default."
+    )
+    ngsild_max_limit: int = Field(
+        default=1000, ge=1, le=10_000, description="Most entities one NGSI-LD query page holds."
+    )
+    ngsild_max_batch: int = Field(default=1000, ge=1, description="Most entities one NGSI-LD batch operation takes.")
     public_url: str = Field(
         default="http://127.0.0.1:8000",
         description="The address people and clients reach the platform at (links in the open-data API and DCAT).",

@@ -13,6 +13,7 @@ MODEL_MODULES = (
     "smartcity.registry.models",
     "smartcity.exchange.models",
     "smartcity.iot.models",
+    "smartcity.ngsild.models",
 )
 
 

@@ -59,6 +59,9 @@ HOLDERS: dict[str, frozenset[Role]] = {
     "iot.manage": frozenset({PA, DA}),
     "iot.oversee": frozenset({PA, AU}),
     "iot.alarms": frozenset({PA, DA, DS}),
+    "ngsild.read": EVERYONE,
+    "ngsild.write": frozenset({PA, DA, DS}),
+    "ngsild.manage": frozenset({PA}),
 }
 
 # Every route of the platform and the permission it needs.
@@ -263,6 +266,35 @@ ROUTES: dict[tuple[str, str], str] = {
     ("POST", "/iot/alarms/{alarm_id}/acknowledge"): "iot.alarms",
     ("POST", "/iot/alarms/{alarm_id}/clear"): "iot.alarms",
     ("GET", "/iot/rejections"): "iot.read",  # the device's own credential, checked per message
+    ("POST", "/ngsi-ld/v1/entities"): "ngsild.write",
+    ("GET", "/ngsi-ld/v1/entities"): "ngsild.read",
+    ("GET", "/ngsi-ld/v1/entities/{entity_id}"): "ngsild.read",
+    ("DELETE", "/ngsi-ld/v1/entities/{entity_id}"): "ngsild.write",
+    ("PUT", "/ngsi-ld/v1/entities/{entity_id}"): "ngsild.write",
+    ("PATCH", "/ngsi-ld/v1/entities/{entity_id}"): "ngsild.write",
+    ("POST", "/ngsi-ld/v1/entities/{entity_id}/attrs"): "ngsild.write",
+    ("PATCH", "/ngsi-ld/v1/entities/{entity_id}/attrs"): "ngsild.write",
+    ("PATCH", "/ngsi-ld/v1/entities/{entity_id}/attrs/{attr}"): "ngsild.write",
+    ("PUT", "/ngsi-ld/v1/entities/{entity_id}/attrs/{attr}"): "ngsild.write",
+    ("DELETE", "/ngsi-ld/v1/entities/{entity_id}/attrs/{attr}"): "ngsild.write",
+    ("POST", "/ngsi-ld/v1/entityOperations/create"): "ngsild.write",
+    ("POST", "/ngsi-ld/v1/entityOperations/upsert"): "ngsild.write",
+    ("POST", "/ngsi-ld/v1/entityOperations/update"): "ngsild.write",
+    ("POST", "/ngsi-ld/v1/entityOperations/delete"): "ngsild.write",
+    ("POST", "/ngsi-ld/v1/entityOperations/query"): "ngsild.read",
+    ("GET", "/ngsi-ld/v1/types"): "ngsild.read",
+    ("GET", "/ngsi-ld/v1/types/{type_name:path}"): "ngsild.read",
+    ("GET", "/ngsi-ld/v1/attributes"): "ngsild.read",
+    ("GET", "/ngsi-ld/v1/attributes/{attr:path}"): "ngsild.read",
+    ("POST", "/ngsi-ld/v1/jsonldContexts"): "ngsild.write",
+    ("GET", "/ngsi-ld/v1/jsonldContexts"): "ngsild.read",
+    ("GET", "/ngsi-ld/v1/jsonldContexts/{context_id}"): "ngsild.read",
+    ("DELETE", "/ngsi-ld/v1/jsonldContexts/{context_id}"): "ngsild.write",
+    ("POST", "/ngsi-ld/v1/subscriptions"): "ngsild.write",
+    ("GET", "/ngsi-ld/v1/subscriptions"): "ngsild.read",
+    ("GET", "/ngsi-ld/v1/subscriptions/{sub_id}"): "ngsild.read",
+    ("PATCH", "/ngsi-ld/v1/subscriptions/{sub_id}"): "ngsild.write",
+    ("DELETE", "/ngsi-ld/v1/subscriptions/{sub_id}"): "ngsild.write",
     ("GET", "/open"): PUBLIC,
     ("GET", "/open/account"): PUBLIC,
     ("POST", "/open/account/api-key"): PUBLIC,
@@ -349,15 +381,21 @@ def concrete(path: str, victim_token: int) -> str:
         .replace("{alarm_id}", "1")
         .replace("{key:path}", "330281190001011234")
         .replace("{fmt}", "csv")
+        .replace("{entity_id}", "urn:ngsi-ld:T:1")
+        .replace("{attr}", "a")
+        .replace("{type_name:path}", "T")
+        .replace("{attr:path}", "a")
+        .replace("{context_id}", "none")
+        .replace("{sub_id}", "urn:ngsi-ld:Subscription:1")
     )
 
 
 def call(client: TestClient, db: Session, method: str, path: str, caller: Caller) -> int:
     client.cookies.clear()
-    headers: dict[str, str] = {"Accept": "text/html" if not path.startswith("/api/") else "application/json"}
+    headers: dict[str, str] = {"Accept": "application/json" if path.startswith(("/api/", "/ngsi-ld/")) else "text/html"}
     data = None
     json_body = None
-    if path.startswith("/api/"):
+    if path.startswith(("/api/", "/ngsi-ld/")):
         if caller.token:
             headers["Authorization"] = f"Bearer {caller.token}"
         json_body = {} if method in {"POST", "PATCH"} else None
