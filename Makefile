@@ -38,6 +38,7 @@ bench: migrate
 	$(BIN)/python bench/linkage.py
 	$(BIN)/python bench/data_service.py
 	$(BIN)/python bench/iot.py
+	$(BIN)/python bench/ngsild.py
 
 lint: install
 	$(BIN)/ruff check src tests bench
