@@ -52,6 +52,14 @@ def _entity_id(raw: str) -> str:
     return check_uri(raw, "the entity id in the path")
 
 
+def _on_entity(request: Request, session: Session, raw: bytes | None, entity_id: str) -> tuple[Ld, str]:
+    """The request of an operation on one entity whose answer has no body: its Ld and the checked entity id."""
+    ld = begin(request, session, raw, offered=(JSON, JSON_LD, "*/*"))
+    checked = _entity_id(entity_id)
+    store.require_tenant(session, ld.tenant)
+    return ld, checked
+
+
 def _render(ld: Ld, entity: Stored, shape: Shape) -> dict[str, Any]:
     return render_entity(
         entity.entity_id,
@@ -240,9 +248,7 @@ def retrieve_entity(entity_id: str, request: Request, principal: Reader, session
 
 @router.delete("/entities/{entity_id}", status_code=204, summary="Delete Entity")
 def delete_entity(entity_id: str, request: Request, principal: Writer, session: DbSession) -> Response:
-    ld = begin(request, session, offered=(JSON, JSON_LD, "*/*"))
-    entity_id = _entity_id(entity_id)
-    store.require_tenant(session, ld.tenant)
+    ld, entity_id = _on_entity(request, session, None, entity_id)
     change = store.delete_entity(session, ld.tenant, entity_id)
     _record(session, ld.tenant, [change], ld)
     return no_content(ld)
@@ -250,9 +256,7 @@ def delete_entity(entity_id: str, request: Request, principal: Writer, session: 
 
 @router.put("/entities/{entity_id}", status_code=204, summary="Replace Entity")
 def replace_entity(entity_id: str, request: Request, principal: Writer, session: DbSession, raw: RawBody) -> Response:
-    ld = begin(request, session, raw, offered=(JSON, JSON_LD, "*/*"))
-    entity_id = _entity_id(entity_id)
-    store.require_tenant(session, ld.tenant)
+    ld, entity_id = _on_entity(request, session, raw, entity_id)
     body = ld.body
     if isinstance(body, dict) and "id" in body and body["id"] != entity_id:
         raise BadRequestData(f"the body's id {body['id']} is not the id in the path, {entity_id}")
@@ -270,9 +274,7 @@ NULL = "urn:ngsi-ld:null"
 @router.patch("/entities/{entity_id}", status_code=204, summary="Merge Entity")
 def merge_entity(entity_id: str, request: Request, principal: Writer, session: DbSession, raw: RawBody) -> Response:
     """Merge Entity (clause 5.6.17): attributes are merged member by member; the value urn:ngsi-ld:null deletes."""
-    ld = begin(request, session, raw, offered=(JSON, JSON_LD, "*/*"))
-    entity_id = _entity_id(entity_id)
-    store.require_tenant(session, ld.tenant)
+    ld, entity_id = _on_entity(request, session, raw, entity_id)
     body = ld.body
     if not isinstance(body, dict):
         raise BadRequestData("the body must be a JSON object of attributes")
@@ -361,9 +363,7 @@ def _attributes_of(ld: Ld) -> tuple[dict[str, Any], list[str], list[str] | None]
 def append_attributes(
     entity_id: str, request: Request, principal: Writer, session: DbSession, raw: RawBody
 ) -> Response:
-    ld = begin(request, session, raw, offered=(JSON, JSON_LD, "*/*"))
-    entity_id = _entity_id(entity_id)
-    store.require_tenant(session, ld.tenant)
+    ld, entity_id = _on_entity(request, session, raw, entity_id)
     overwrite = "noOverwrite" not in options_of(request, ("noOverwrite",))
     attrs, types, scope = _attributes_of(ld)
     if not attrs and not types and scope is None:
@@ -381,9 +381,7 @@ def append_attributes(
 def update_attributes(
     entity_id: str, request: Request, principal: Writer, session: DbSession, raw: RawBody
 ) -> Response:
-    ld = begin(request, session, raw, offered=(JSON, JSON_LD, "*/*"))
-    entity_id = _entity_id(entity_id)
-    store.require_tenant(session, ld.tenant)
+    ld, entity_id = _on_entity(request, session, raw, entity_id)
     attrs, _, _ = _attributes_of(ld)
     if not attrs:
         raise BadRequestData("the body holds no attribute to update")
@@ -398,9 +396,7 @@ def update_attributes(
 def partial_update(
     entity_id: str, attr: str, request: Request, principal: Writer, session: DbSession, raw: RawBody
 ) -> Response:
-    ld = begin(request, session, raw, offered=(JSON, JSON_LD, "*/*"))
-    entity_id = _entity_id(entity_id)
-    store.require_tenant(session, ld.tenant)
+    ld, entity_id = _on_entity(request, session, raw, entity_id)
     fragment = ld.body
     if not isinstance(fragment, dict) or not fragment:
         raise BadRequestData("the body must be a JSON object of the attribute's members to change")
@@ -421,9 +417,7 @@ def partial_update(
 def replace_attribute(
     entity_id: str, attr: str, request: Request, principal: Writer, session: DbSession, raw: RawBody
 ) -> Response:
-    ld = begin(request, session, raw, offered=(JSON, JSON_LD, "*/*"))
-    entity_id = _entity_id(entity_id)
-    store.require_tenant(session, ld.tenant)
+    ld, entity_id = _on_entity(request, session, raw, entity_id)
     expander = ld.expander
     iri = expander.attribute_name(attr)
     body = ld.body
@@ -436,9 +430,7 @@ def replace_attribute(
 
 @router.delete("/entities/{entity_id}/attrs/{attr}", status_code=204, summary="Delete Entity Attribute")
 def delete_attribute(entity_id: str, attr: str, request: Request, principal: Writer, session: DbSession) -> Response:
-    ld = begin(request, session, offered=(JSON, JSON_LD, "*/*"))
-    entity_id = _entity_id(entity_id)
-    store.require_tenant(session, ld.tenant)
+    ld, entity_id = _on_entity(request, session, None, entity_id)
     iri = ld.expander.attribute_name(attr)
     dataset = request.query_params.get("datasetId")
     if dataset is not None and dataset != "@none":
