@@ -239,3 +239,14 @@ def test_batch_upsert_update_delete(ngsi: Ngsi) -> None:
     assert deleted.status_code == 207 and deleted.json()["success"] == [gauge(1)["id"]]
     assert ngsi.post("/entityOperations/delete", [gauge(2)["id"]]).status_code == 204
     problem(ngsi.post("/entityOperations/create", {"not": "a list"}), "BadRequestData", 400)
+
+
+def test_an_id_twice_in_one_batch_is_created_once(ngsi: Ngsi) -> None:
+    response = ngsi.post("/entityOperations/create", [gauge(1), gauge(2), gauge(1, level=9.0)])
+    assert response.status_code == 207
+    result = response.json()
+    assert result["success"] == [gauge(1)["id"], gauge(2)["id"]]
+    assert [(e["entityId"], e["error"]["type"].rsplit("/", 1)[-1]) for e in result["errors"]] == [
+        (gauge(1)["id"], "AlreadyExists")
+    ]
+    assert ngsi.get(f"/entities/{gauge(1)['id']}", options="keyValues").json()["height"] == 2.35

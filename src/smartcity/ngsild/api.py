@@ -506,13 +506,22 @@ def _batch_context(ld: Ld, item: Any) -> Expander:
 def batch_create(request: Request, principal: Writer, session: DbSession, raw: RawBody) -> Response:
     ld = begin(request, session, raw, offered=(JSON, JSON_LD, "*/*"))
     items = _batch_body(ld)
-    changes: list[Change] = []
-
-    def work(item: Any) -> None:
-        entity_id, types, attrs, scope = _batch_context(ld, item).entity(item)
-        changes.append(store.create(session, ld.tenant, entity_id, types, attrs, scope, ld.now))
-
-    success, errors, _ = _each(session, items, work)
+    checked = []
+    refused: dict[int, tuple[Any, NgsiLdError]] = {}
+    for position, item in enumerate(items):
+        try:
+            checked.append((position, _batch_context(ld, item).entity(item)))
+        except NgsiLdError as error:
+            refused[position] = (item.get("id") if isinstance(item, dict) else item, error)
+    changes, existing = store.create_many(session, ld.tenant, [entity for _, entity in checked], ld.now)
+    created = {change.entity.entity_id for change in changes if change.entity is not None}
+    success: list[str] = []
+    for position, entity in checked:  # an id given twice: the first is created, a later one refused
+        if entity[0] in created and entity[0] not in success:
+            success.append(entity[0])
+        else:
+            refused[position] = (entity[0], existing[entity[0]])
+    errors = [_batch_error(*refused[position]) for position in sorted(refused)]
     _record(session, ld.tenant, changes, ld)
     return _batch_answer(success, errors, ok_status=201, ok_body=success)
 

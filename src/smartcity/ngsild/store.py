@@ -141,6 +141,61 @@ def create(
     return Change(entity, set(attrs), "entityCreated")
 
 
+def create_many(
+    session: Session,
+    tenant: str,
+    entities: list[tuple[str, list[str], dict[str, Instances], list[str] | None]],
+    now: dt.datetime,
+) -> tuple[list[Change], dict[str, AlreadyExists]]:
+    """Create checked entities in a few statements (Batch Entity Creation): the changes of those created, and the
+    refusal of each id that exists already or came earlier in the batch."""
+    refused: dict[str, AlreadyExists] = {}
+    seen: set[str] = set()
+    fresh = []
+    for entity in entities:
+        if entity[0] in seen:
+            refused[entity[0]] = AlreadyExists(f"the entity {entity[0]} is given twice in the batch")
+            continue
+        seen.add(entity[0])
+        fresh.append(entity)
+    connection = session.connection()
+    ids = [e[0] for e in fresh]
+    existing: set[str] = set()
+    for first in range(0, len(ids), 500):
+        chunk = ids[first : first + 500]
+        existing.update(
+            connection.execute(select(E.c.entity_id).where(E.c.tenant == tenant, E.c.entity_id.in_(chunk))).scalars()
+        )
+    for entity_id in existing:
+        refused[entity_id] = AlreadyExists(f"the entity {entity_id} already exists")
+    fresh = [e for e in fresh if e[0] not in existing]
+    if not fresh:
+        return [], refused
+    ensure_tenant(session, tenant, now)
+    rows = [
+        {"tenant": tenant, "entity_id": entity_id, "types": types, "attrs": attrs, "scope": scope,
+         "created_at": now, "modified_at": now, **_bounds(attrs)}
+        for entity_id, types, attrs, scope in fresh
+    ]  # fmt: skip
+    keys: dict[str, int] = {}
+    for first in range(0, len(rows), 200):
+        returned = connection.execute(insert(Entity).values(rows[first : first + 200]).returning(E.c.pk, E.c.entity_id))
+        keys.update({row.entity_id: row.pk for row in returned})
+    connection.execute(
+        insert(EntityType),
+        [
+            {"entity_pk": keys[entity_id], "type": t, "tenant": tenant}
+            for entity_id, types, _, _ in fresh
+            for t in types
+        ],
+    )
+    changes = [
+        Change(Stored(keys[entity_id], entity_id, types, attrs, scope, now, now), set(attrs), "entityCreated")
+        for entity_id, types, attrs, scope in fresh
+    ]
+    return changes, refused
+
+
 def save(session: Session, tenant: str, entity: Stored, now: dt.datetime, *, new_types: Sequence[str] = ()) -> None:
     """Write back an entity changed in memory."""
     entity.modified_at = now
